@@ -1,0 +1,34 @@
+# Every target sets up .venv itself; a second call is a fast no-op (stamp file).
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+PIP     := $(BIN)/python -m pip
+PIPQ    := $(PIP) install -q --disable-pip-version-check -c constraints.txt
+
+.PHONY: venv demo test lint bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt examples/custom_fitness/pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(PIP) install -q --disable-pip-version-check torch==2.13.0
+	$(PIPQ) -e '.[dev,dist,embed]'
+	$(PIPQ) -e examples/custom_fitness
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m evosearch.demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check evosearch tests benchmarks examples
+
+test: $(STAMP)
+	$(BIN)/ruff check evosearch tests benchmarks examples
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache runs .cache

@@ -1,0 +1,39 @@
+"""evosearch: evolutionary search over models, prompts and code.
+
+The public API. Subpackages re-export their own public classes.
+"""
+
+__version__ = "0.1.0"
+
+from evosearch.config import ConfigError, RunConfig, load_config
+from evosearch.engine import Engine, Progress, RunSummary
+from evosearch.fitness.base import FitnessContext, fitness
+from evosearch.genomes import Genome, VectorGenome
+from evosearch.individual import Cost, FitnessResult, Individual, Status
+from evosearch.registry import REGISTRIES, RegistryError
+from evosearch.store import RunStore, StoreError
+from evosearch.strategies.base import Offspring, Strategy
+
+__all__ = [
+    "REGISTRIES",
+    "ConfigError",
+    "Cost",
+    "Engine",
+    "FitnessContext",
+    "FitnessResult",
+    "Genome",
+    "Individual",
+    "Offspring",
+    "Progress",
+    "RegistryError",
+    "RunConfig",
+    "RunStore",
+    "RunSummary",
+    "Status",
+    "StoreError",
+    "Strategy",
+    "VectorGenome",
+    "__version__",
+    "fitness",
+    "load_config",
+]

@@ -1,0 +1,72 @@
+"""The μ+λ population archive with a hall of fame."""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Sequence
+
+from pydantic import Field
+from pydantic.dataclasses import dataclass
+
+from evosearch import registry
+from evosearch.individual import Individual
+from evosearch.operators.base import STATEFUL
+
+
+class AddStatus(str, enum.Enum):
+    """What happened to an individual offered to an archive."""
+
+    NEW = "new"  # entered an empty slot / new cell
+    IMPROVED = "improved"  # replaced a worse member
+    NOT_ADDED = "not_added"  # worse than what is there, or invalid
+
+
+@registry.archives.register("population")
+@dataclass(config=STATEFUL)
+class Population:
+    """Keep the ``size`` best (μ+λ truncation); individuals without a score never enter.
+
+    Ties keep the older individual (lower id). A separate hall of fame keeps the best
+    ``hall_of_fame`` individuals ever seen, never evicted by diversity concerns.
+    """
+
+    size: int = Field(default=32, ge=1)
+    hall_of_fame: int = Field(default=10, ge=0)
+
+    def __post_init__(self) -> None:
+        self._members: list[Individual] = []
+        self._hof: list[Individual] = []
+
+    def add(self, individuals: Sequence[Individual]) -> list[AddStatus]:
+        statuses = []
+        for ind in individuals:
+            if math.isnan(ind.score):
+                statuses.append(AddStatus.NOT_ADDED)
+                continue
+            if len(self._members) < self.size:
+                self._members.append(ind)
+                statuses.append(AddStatus.NEW)
+            else:
+                worst = min(self._members, key=_rank)
+                if _rank(ind) > _rank(worst):
+                    self._members.remove(worst)
+                    self._members.append(ind)
+                    statuses.append(AddStatus.IMPROVED)
+                else:
+                    statuses.append(AddStatus.NOT_ADDED)
+            self._hof = sorted([*self._hof, ind], key=_rank, reverse=True)[: self.hall_of_fame]
+        return statuses
+
+    def members(self) -> list[Individual]:
+        return sorted(self._members, key=_rank, reverse=True)
+
+    def hall(self) -> list[Individual]:
+        return list(self._hof)
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+
+def _rank(ind: Individual) -> tuple[float, int]:
+    return (ind.score, -ind.id)

@@ -1,0 +1,225 @@
+"""The fitness plugin API: the ``@fitness`` decorator, ``FitnessContext`` and evaluation.
+
+A fitness is a plain function ``score(genome, ctx) -> float | dict | FitnessResult``, or,
+when registered with ``batched=True``, ``score(genomes, ctx) -> list[...]`` (one call for a
+whole batch, e.g. one GPU forward over the population). Configs name it by registered name,
+by entry-point name (group ``evosearch.fitness``) or as ``package.module:function``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import math
+import pathlib
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from evosearch import registry
+from evosearch.genomes.base import Genome
+from evosearch.individual import FitnessResult, Status, coerce_result
+
+log = logging.getLogger("evosearch.fitness")
+
+
+def fitness(
+    name: str | None = None, *, batched: bool = False, version: str = "1"
+) -> Callable[[Callable], Callable]:
+    """Register a fitness function.
+
+    Args:
+        name: Registered name (defaults to the function's name).
+        batched: The function takes a list of genomes and returns a list of results.
+        version: Evaluator version, part of the evaluation cache key.
+
+    Returns:
+        The decorator; the function itself is returned unchanged.
+
+    Example:
+        >>> @fitness("sphere10")
+        ... def sphere10(genome, ctx):
+        ...     return -float((genome.values ** 2).sum())
+    """
+
+    def decorator(fn: Callable) -> Callable:
+        meta = {"batched": batched, "version": version}
+        fn.__evosearch_meta__ = meta  # type: ignore[attr-defined]
+        registry.fitnesses.add(name or fn.__name__, fn, **meta)
+        return fn
+
+    return decorator
+
+
+@dataclasses.dataclass(frozen=True)
+class FitnessContext:
+    """What a fitness function gets besides the genome.
+
+    Attributes:
+        params: ``fitness.params`` from the config.
+        seed: A per-evaluation seed derived from the run seed (reproducible).
+        device: ``cuda`` when available and asked for, else ``cpu``.
+        stage: The evaluation stage (0 unless staged evaluation is configured).
+        scratch: A scratch directory private to this evaluation (created on demand).
+        individual_id: Id of the individual being evaluated (-1 for batched calls).
+    """
+
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    seed: int = 0
+    device: str = "cpu"
+    stage: int = 0
+    scratch_root: str | None = None
+    individual_id: int = -1
+
+    @property
+    def scratch(self) -> pathlib.Path:
+        import tempfile
+
+        root = pathlib.Path(self.scratch_root or tempfile.gettempdir())
+        path = root / f"eval-{self.individual_id}-{self.seed}"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def logger(self) -> logging.Logger:
+        return log
+
+
+@dataclasses.dataclass(frozen=True)
+class FitnessSpec:
+    """A resolved, picklable reference to a fitness plus how to call it."""
+
+    ref: str
+    params: dict[str, Any]
+    timeout: float | None
+    version: str
+    batched: bool
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> FitnessSpec:
+        """Resolve a ``FitnessConfig`` (fails early if the fitness does not exist).
+
+        Raises:
+            registry.RegistryError: if the reference cannot be resolved.
+        """
+        entry = registry.fitnesses.get(cfg.ref)
+        return cls(
+            ref=cfg.ref,
+            params=dict(cfg.params),
+            timeout=cfg.timeout,
+            version=str(entry.meta.get("version", cfg.version)) + f"/{cfg.version}",
+            batched=bool(entry.meta.get("batched", False)),
+        )
+
+    def function(self) -> Callable:
+        return _resolve_cached(self.ref)
+
+
+_CACHE: dict[str, Callable] = {}
+
+
+def _resolve_cached(ref: str) -> Callable:
+    fn = _CACHE.get(ref)
+    if fn is None:
+        fn = registry.fitnesses.get(ref).obj
+        _CACHE[ref] = fn
+    return fn
+
+
+class EvaluationTimeout(Exception):
+    """Raised inside an evaluation when its time limit expires."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise ``EvaluationTimeout`` in the calling (main) thread after ``seconds``.
+
+    Uses ``SIGALRM``; outside the main thread, or without a limit, it does nothing.
+    Code stuck inside C without returning to the interpreter is caught by the executor's
+    hard watchdog instead.
+    """
+    usable = (
+        seconds is not None
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise EvaluationTimeout(f"evaluation exceeded its {seconds:g}s time limit")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, float(seconds))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def evaluate_one(spec: FitnessSpec, genome: Genome, ctx: FitnessContext) -> FitnessResult:
+    """Run one (unbatched) evaluation; every failure becomes a ``FitnessResult``."""
+    start = time.perf_counter()
+    try:
+        with time_limit(spec.timeout):
+            raw = spec.function()(genome, ctx)
+    except EvaluationTimeout as exc:
+        return FitnessResult.failure(Status.TIMEOUT, str(exc), eval_seconds=_since(start))
+    except Exception as exc:  # the fitness is user code: any exception is a result
+        return FitnessResult.failure(
+            Status.FAILED, _format_exception(exc), eval_seconds=_since(start)
+        )
+    result = coerce_result(raw)
+    return result.with_(eval_seconds=result.eval_seconds or _since(start))
+
+
+def evaluate_batch(
+    spec: FitnessSpec, genomes: Sequence[Genome], ctx: FitnessContext
+) -> list[FitnessResult]:
+    """Evaluate a batch: one call for batched fitnesses, a loop otherwise."""
+    if not spec.batched:
+        return [
+            evaluate_one(spec, g, dataclasses.replace(ctx, seed=ctx.seed + i))
+            for i, g in enumerate(genomes)
+        ]
+    start = time.perf_counter()
+    limit = None if spec.timeout is None else spec.timeout * max(1, len(genomes))
+    try:
+        with time_limit(limit):
+            raw = spec.function()(list(genomes), ctx)
+    except EvaluationTimeout as exc:
+        return [FitnessResult.failure(Status.TIMEOUT, str(exc), eval_seconds=_since(start))] * len(
+            genomes
+        )
+    except Exception as exc:
+        err = _format_exception(exc)
+        return [FitnessResult.failure(Status.FAILED, err, eval_seconds=_since(start))] * len(
+            genomes
+        )
+    if not isinstance(raw, (list, tuple)) or len(raw) != len(genomes):
+        got = f"{type(raw).__name__} of length {len(raw)}" if hasattr(raw, "__len__") else repr(raw)
+        err = f"batched fitness must return a list of {len(genomes)} results, got {got}"
+        return [FitnessResult.failure(Status.INVALID, err)] * len(genomes)
+    per = _since(start) / max(1, len(genomes))
+    return [coerce_result(r).with_(eval_seconds=per) for r in raw]
+
+
+def _since(start: float) -> float:
+    return time.perf_counter() - start
+
+
+def _format_exception(exc: BaseException, limit: int = 4000) -> str:
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-6))
+    head = f"{type(exc).__name__}: {exc}"
+    body = text if len(text) <= limit else "...\n" + text[-limit:]
+    return f"{head}\n{body}"
+
+
+def is_nan(value: float) -> bool:
+    return isinstance(value, float) and math.isnan(value)

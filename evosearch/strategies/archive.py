@@ -1,0 +1,167 @@
+"""``ArchiveStrategy``: select parents from an archive, vary them with operators, insert back.
+
+The generic evolutionary loop behind GA-style, MAP-Elites-style, LLM-mutation and DGM-style
+runs: which archive, selector and operators are used is configuration.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pydantic
+from pydantic import Field
+
+from evosearch import registry
+from evosearch.config import PluginConfig
+from evosearch.genomes.base import Genome
+from evosearch.individual import FitnessResult, Individual, Status
+from evosearch.operators.base import Child, VariationError
+from evosearch.strategies.base import Offspring, Strategy
+
+
+class OperatorStep(PluginConfig):
+    """One operator of the variation pipeline, applied with probability ``prob``."""
+
+    prob: float = Field(default=1.0, ge=0, le=1)
+
+
+class ArchiveParams(pydantic.BaseModel):
+    """Parameters of ``ArchiveStrategy``.
+
+    Attributes:
+        batch_size: Individuals per ask (the offspring per generation, λ).
+        init: Initializer plugin for the first ``init_size`` individuals.
+        init_size: Individuals created by ``init`` before variation starts (default
+            ``batch_size``).
+        selector: Parent-selection rule.
+        operators: The variation pipeline. The first operator may take several parents;
+            the rest are applied to each child in turn.
+        archive: Where evaluated individuals go (``population`` = μ+λ truncation).
+        dedup: Skip children whose fingerprint the archive already holds (up to 10 retries).
+    """
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    batch_size: int = Field(default=16, ge=1)
+    init: PluginConfig
+    init_size: int | None = Field(default=None, ge=1)
+    selector: PluginConfig = PluginConfig(name="tournament")
+    operators: list[OperatorStep] = Field(min_length=1)
+    archive: PluginConfig = PluginConfig(name="population")
+    dedup: bool = False
+
+
+@registry.strategies.register("archive")
+class ArchiveStrategy(Strategy):
+    """Select → vary → evaluate → insert into an archive. Steady-state capable."""
+
+    steady_state = True
+    Params = ArchiveParams
+
+    def __init__(self, params: ArchiveParams, *, rng: np.random.Generator):
+        super().__init__(rng=rng)
+        self.params = params
+        self.init = registry.initializers.get(params.init.name).create(
+            params.init.params, key="strategy.params.init.params"
+        )
+        self.selector = registry.selectors.get(params.selector.name).create(
+            params.selector.params, key="strategy.params.selector.params"
+        )
+        self.operators = []
+        for i, step in enumerate(params.operators):
+            op = registry.operators.get(step.name).create(
+                step.params, key=f"strategy.params.operators.{i}.params"
+            )
+            if i > 0 and op.arity != 1:
+                raise registry.RegistryError(
+                    f"strategy.params.operators.{i}: {step.name!r} takes {op.arity} parents; "
+                    "only the first operator of the pipeline may take more than one"
+                )
+            self.operators.append((step.name, step.prob, op))
+        self.archive = registry.archives.get(params.archive.name).create(
+            params.archive.params, key="strategy.params.archive.params"
+        )
+        self._initialised = 0
+        self._seen: set[str] = set()
+
+    @property
+    def batch_size(self) -> int:
+        return self.params.batch_size
+
+    def members(self) -> list[Individual]:
+        return list(self.archive.members())
+
+    def _ask(self, n: int) -> list[Offspring]:
+        out: list[Offspring] = []
+        init_size = self.params.init_size or self.batch_size
+        pool = self.archive.members()
+        if self._initialised < init_size or not pool:
+            k = n if not pool else min(n, init_size - self._initialised)
+            out.extend(Offspring(g, operator="init") for g in self.init(k, self.rng))
+            self._initialised += k
+        while len(out) < n:
+            out.extend(self._vary(pool, n - len(out)))
+        return out[:n]
+
+    def _vary(self, pool: list[Individual], need: int) -> list[Offspring]:
+        name, prob, first = self.operators[0]
+        for _attempt in range(10):
+            parents = self.selector(pool, first.arity, self.rng)
+            names: list[str] = []
+            params: dict[str, Any] = {}
+            try:
+                if self.rng.random() < prob:
+                    children = [_as_child(c) for c in first([p.genome for p in parents], self.rng)]
+                    names.append(name)
+                else:
+                    children = [Child(p.genome) for p in parents]
+                for step_name, step_prob, op in self.operators[1:]:
+                    if self.rng.random() < step_prob:
+                        children = [
+                            _merge(c, _as_child(op([c.genome], self.rng)[0])) for c in children
+                        ]
+                        names.append(step_name)
+            except VariationError as exc:
+                return [self._failed(parents, name, exc)]
+            for c in children:
+                params.update(c.params)
+            fresh = [c for c in children if c.genome.fingerprint() not in self._seen]
+            if self.params.dedup and not fresh:
+                continue
+            ids = tuple(p.id for p in parents)
+            label = "+".join(names) or "copy"
+            return [
+                Offspring(c.genome, ids, label, dict(c.params), parents[0].island, cost=c.cost)
+                for c in (fresh if self.params.dedup else children)[:need]
+            ]
+        return [
+            Offspring(c.genome, tuple(p.id for p in parents), "+".join(names) or "copy")
+            for c in children[:need]
+        ]
+
+    def _failed(self, parents: list[Individual], name: str, exc: VariationError) -> Offspring:
+        result = FitnessResult.failure(Status.INVALID, f"variation failed: {exc}").with_(
+            feedback=exc.raw[:20000]
+        )
+        return Offspring(
+            parents[0].genome,
+            tuple(p.id for p in parents),
+            name,
+            {"failed": True},
+            parents[0].island,
+            result=result,
+            cost=exc.cost,
+        )
+
+    def _tell(self, individuals: list[Individual]) -> None:
+        self.archive.add(individuals)
+        self._seen.update(i.genome.fingerprint() for i in individuals)
+
+
+def _as_child(value: Genome | Child) -> Child:
+    return value if isinstance(value, Child) else Child(value)
+
+
+def _merge(before: Child, after: Child) -> Child:
+    return Child(after.genome, {**before.params, **after.params}, before.cost + after.cost)
