@@ -362,8 +362,10 @@ class Engine:
                 and self.strategy.steady_state
                 and self.evaluations + extra >= b.generations * self.strategy.batch_size,
             ),
-            ("evaluations", b.evaluations is not None and self.evaluations + extra * batch
-             >= b.evaluations),
+            (
+                "evaluations",
+                b.evaluations is not None and self.evaluations + extra * batch >= b.evaluations,
+            ),
             ("wall_seconds", b.wall_seconds is not None and self.elapsed >= b.wall_seconds),
             ("llm_tokens", b.llm_tokens is not None and self.tokens >= b.llm_tokens),
         ]

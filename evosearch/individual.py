@@ -11,7 +11,7 @@ from typing import Any
 from evosearch.genomes.base import Genome
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """Outcome of one evaluation. Failures are data the archive stores, not exceptions."""
 
     OK = "ok"
@@ -83,12 +83,13 @@ def coerce_result(value: Any) -> FitnessResult:
     if isinstance(value, FitnessResult):
         result = value
     elif isinstance(value, Mapping):
-        unknown = set(value) - {f.name for f in dataclasses.fields(FitnessResult)}
+        allowed = [f.name for f in dataclasses.fields(FitnessResult)]
+        unknown = set(value) - set(allowed)
         if unknown or "score" not in value:
             return FitnessResult.failure(
                 Status.INVALID,
                 "fitness returned a dict without 'score' or with unknown keys "
-                f"{sorted(unknown)}; allowed: {[f.name for f in dataclasses.fields(FitnessResult)]}",
+                f"{sorted(unknown)}; allowed: {allowed}",
             )
         fields = dict(value)
         if "status" in fields:

@@ -14,7 +14,7 @@ from evosearch.individual import Individual
 from evosearch.operators.base import STATEFUL
 
 
-class AddStatus(str, enum.Enum):
+class AddStatus(enum.StrEnum):
     """What happened to an individual offered to an archive."""
 
     NEW = "new"  # entered an empty slot / new cell

@@ -74,7 +74,7 @@ class Executor(abc.ABC):
     def result(self, future: cf.Future) -> list[FitnessResult]:
         return future.result()
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (optional hook; most executors hold nothing)
         """Release workers."""
 
     def __enter__(self) -> Executor:

@@ -63,7 +63,9 @@ class ProcessExecutor(Executor):
                     self._start(task, outer, attempt + 1)
                 else:
                     err = f"worker process died during evaluation ({type(exc).__name__}: {exc})"
-                    outer.set_result([FitnessResult.failure(Status.FAILED, err)] * len(task.genomes))
+                    outer.set_result(
+                        [FitnessResult.failure(Status.FAILED, err)] * len(task.genomes)
+                    )
             else:  # cannot happen for run_task, which returns failures as results
                 err = f"{type(exc).__name__}: {exc}"
                 outer.set_result([FitnessResult.failure(Status.FAILED, err)] * len(task.genomes))

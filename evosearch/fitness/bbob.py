@@ -56,11 +56,13 @@ class BBOBProblem:
 
     @property
     def name(self) -> str:
-        return f"f{self.function}-{BBOB_FUNCTIONS[self.function]}-d{self.dimension}-i{self.instance}"
+        return (
+            f"f{self.function}-{BBOB_FUNCTIONS[self.function]}-d{self.dimension}-i{self.instance}"
+        )
 
 
 def _best_parameter(problem) -> np.ndarray:
-    """cocoex writes the optimum to a file in the working directory: read it from a temp dir."""
+    """Cocoex writes the optimum to a file in the working directory: read it from a temp dir."""
     with _lock, tempfile.TemporaryDirectory() as tmp, _chdir(tmp):
         problem._best_parameter("print")
         return np.loadtxt(os.path.join(tmp, "._bbob_problem_best_parameter.txt"), ndmin=1)
@@ -85,11 +87,14 @@ def get_problem(function: int, dimension: int, instance: int = 1) -> BBOBProblem
 def bbob(genome: VectorGenome, ctx: FitnessContext) -> dict:
     """Negated BBOB precision of the genome; metrics ``f`` and ``precision``."""
     p = get_problem(
-        ctx.params.get("function", 1), ctx.params.get("dimension", len(genome)),
+        ctx.params.get("function", 1),
+        ctx.params.get("dimension", len(genome)),
         ctx.params.get("instance", 1),
     )
     if len(genome) != p.dimension:
-        raise ValueError(f"genome has {len(genome)} coordinates, problem {p.name} needs {p.dimension}")
+        raise ValueError(
+            f"genome has {len(genome)} coordinates, problem {p.name} needs {p.dimension}"
+        )
     f = p(genome.values)
     precision = max(f - p.f_opt, 0.0)
     return {"score": -precision, "metrics": {"f": f, "precision": precision}}

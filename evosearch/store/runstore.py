@@ -160,7 +160,9 @@ class RunStore:
         for sub in ("individuals", "checkpoints"):
             for f in (self.path / sub).glob("*"):
                 rel = f"{sub}/{f.name}"
-                if rel not in listed and (f.name.startswith(".") or f.suffix in (".parquet", ".pkl")):
+                if rel not in listed and (
+                    f.name.startswith(".") or f.suffix in (".parquet", ".pkl")
+                ):
                     f.unlink(missing_ok=True)
         for f in self.path.glob("wal-*.arrows"):
             if f.name not in listed:

@@ -166,9 +166,7 @@ class Strategy(abc.ABC):
     def _record(self, individuals: Sequence[Individual]) -> None:
         self.evaluations += len(individuals)
         for ind in individuals:
-            if not math.isnan(ind.score) and (
-                self.best is None or ind.score > self.best.score
-            ):
+            if not math.isnan(ind.score) and (self.best is None or ind.score > self.best.score):
                 self.best = ind
 
     # --------------------------------------------------------------------- subclass API

@@ -26,7 +26,6 @@ from evosearch.genomes.vector import VectorGenome
 from evosearch.individual import Individual
 from evosearch.strategies.base import Offspring, Strategy
 
-
 logging.getLogger("evotorch").setLevel(logging.WARNING)
 warnings.filterwarnings("ignore", message="To copy construct from a tensor", category=UserWarning)
 

@@ -62,12 +62,10 @@ class GAParams(pydantic.BaseModel):
             if len(self.objectives) < 2:
                 raise ValueError("objectives: NSGA-II needs at least two metric names")
             if self.population_size % 4:
-                raise ValueError("population_size: NSGA-II's selTournamentDCD needs a multiple of 4")
+                raise ValueError(
+                    "population_size: NSGA-II's selTournamentDCD needs a multiple of 4"
+                )
         return self
-
-
-class _Fitness(base.Fitness):
-    weights = (1.0,)
 
 
 def _deap_ind(values: list[float], fit: tuple[float, ...], ref: Individual | None = None):
@@ -118,8 +116,9 @@ class GeneticAlgorithm(Strategy):
         if p.mutation == "gaussian":
             tb.register("mutate", tools.mutGaussian, mu=0.0, sigma=p.sigma, indpb=indpb)
         else:
-            tb.register("mutate", tools.mutPolynomialBounded, eta=p.eta, low=low, up=high,
-                        indpb=indpb)
+            tb.register(
+                "mutate", tools.mutPolynomialBounded, eta=p.eta, low=low, up=high, indpb=indpb
+            )
         tb.register("select", tools.selTournament, tournsize=p.tournament_size)
         self.toolbox = tb
 
@@ -158,7 +157,9 @@ class GeneticAlgorithm(Strategy):
             mate = i ^ 1 if (i ^ 1) < len(parents) else i
             ids = tuple(sorted({parents[i].id, parents[mate].id}))
             v = np.clip(np.asarray(kid, dtype=np.float64), p.low, p.high)
-            out.append(Offspring(VectorGenome(v, p.low, p.high), ids, f"ga.{p.crossover}+{p.mutation}"))
+            out.append(
+                Offspring(VectorGenome(v, p.low, p.high), ids, f"ga.{p.crossover}+{p.mutation}")
+            )
         return out
 
     def _tell(self, individuals: list[Individual]) -> None:

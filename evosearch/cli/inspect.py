@@ -1,0 +1,257 @@
+"""Read-only commands over a run directory: status, top, show, lineage."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("status", help="summary of a run: progress, best, failures, cost")
+    s.add_argument("run")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=cmd_status)
+
+    t = sub.add_parser("top", help="the best individuals of a run")
+    t.add_argument("run")
+    t.add_argument("-n", type=int, default=10, help="how many (default 10)")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=cmd_top)
+
+    w = sub.add_parser("show", help="one individual: genome, result, parents")
+    w.add_argument("run")
+    w.add_argument("id", type=int)
+    w.add_argument("--json", action="store_true")
+    w.set_defaults(func=cmd_show)
+
+    g = sub.add_parser("lineage", help="ancestry (or descendants) of an individual")
+    g.add_argument("run")
+    g.add_argument("id", type=int, nargs="?", help="individual id (or use --best)")
+    g.add_argument("--best", action="store_true", help="the best individual of the run")
+    g.add_argument("--descendants", action="store_true", help="children instead of parents")
+    g.add_argument("--depth", type=int, default=None, help="at most this many generations")
+    g.add_argument("--format", choices=["tree", "dot", "json"], default="tree")
+    g.set_defaults(func=cmd_lineage)
+
+
+def _open(path: str):
+    from evosearch.store import RunStore
+
+    return RunStore.open(path)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    import pyarrow.compute as pc
+    import yaml
+
+    store = _open(args.run)
+    table = store.table(["status", "score", "tokens_in", "tokens_out", "cost_usd", "generation"])
+    counts = {k: 0 for k in ("ok", "failed", "timeout", "invalid")}
+    for row in pc.value_counts(table["status"]).to_pylist():
+        counts[row["values"]] = row["counts"]
+    cfg = yaml.safe_load(store.run_yaml)
+    counters = store.manifest.get("counters", {})
+    best = pc.max(table["score"]).as_py() if table.num_rows else None
+    info = {
+        "run": str(store.path),
+        "name": cfg.get("name"),
+        "strategy": cfg.get("strategy", {}).get("name"),
+        "fitness": cfg.get("fitness", {}).get("ref"),
+        "budget": {k: v for k, v in cfg.get("budget", {}).items() if v is not None},
+        "individuals": table.num_rows,
+        "generations": counters.get("generation", 0),
+        "parts": len(store.parts),
+        "status_counts": counts,
+        "best_score": best,
+        "best_id": counters.get("best_id"),
+        "elapsed_seconds": round(counters.get("elapsed", 0.0), 2),
+        "tokens_in": int(pc.sum(table["tokens_in"]).as_py() or 0),
+        "tokens_out": int(pc.sum(table["tokens_out"]).as_py() or 0),
+        "cost_usd": float(pc.sum(table["cost_usd"]).as_py() or 0.0),
+        "updated_at": store.manifest.get("updated_at"),
+    }
+    if args.json:
+        print(json.dumps(info, indent=1))
+        return 0
+    out = Console()
+    grid = Table.grid(padding=(0, 2))
+    for k, v in info.items():
+        if isinstance(v, dict):
+            v = ", ".join(f"{a}={b}" for a, b in v.items())
+        grid.add_row(f"[bold]{k}[/]", str(v))
+    out.print(grid)
+    return 0
+
+
+def cmd_top(args: argparse.Namespace) -> int:
+    from evosearch.store import top_k
+
+    store = _open(args.run)
+    rows = top_k(store, args.n).to_pylist()
+    if args.json:
+        print(json.dumps([_row_json(r) for r in rows], indent=1))
+        return 0
+    table = Table(title=f"top {len(rows)} of {store.num_individuals}")
+    for col in ("rank", "id", "score", "gen", "operator", "parents", "genome"):
+        table.add_column(col, overflow="fold")
+    from evosearch.genomes.base import genome_from_json
+
+    for rank, r in enumerate(rows, 1):
+        g = genome_from_json(r["genome_kind"], r["genome"])
+        table.add_row(
+            str(rank),
+            str(r["id"]),
+            f"{r['score']:.6g}",
+            str(r["generation"]),
+            r["operator"],
+            ",".join(map(str, r["parent_ids"])) or "-",
+            g.summary(),
+        )
+    Console().print(table)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    store = _open(args.run)
+    ind = store.get(args.id)
+    res = ind.result
+    data = {
+        "id": ind.id,
+        "generation": ind.generation,
+        "island": ind.island,
+        "operator": ind.operator,
+        "operator_params": dict(ind.operator_params),
+        "parent_ids": list(ind.parent_ids),
+        "status": res.status.value,
+        "score": None if math.isnan(res.score) else res.score,
+        "metrics": dict(res.metrics),
+        "descriptors": list(res.descriptors),
+        "error": res.error,
+        "feedback": res.feedback,
+        "eval_seconds": res.eval_seconds,
+        "cost": {
+            "tokens_in": ind.cost.tokens_in,
+            "tokens_out": ind.cost.tokens_out,
+            "usd": ind.cost.usd,
+        },
+        "fingerprint": ind.genome.fingerprint(),
+        "genome_kind": ind.genome.kind,
+        "genome": ind.genome.to_json(),
+    }
+    if args.json:
+        print(json.dumps(data, indent=1, default=str))
+        return 0
+    out = Console()
+    out.print(f"[bold]individual #{ind.id}[/]  {ind.genome.summary()}")
+    for k in (
+        "status",
+        "score",
+        "generation",
+        "operator",
+        "parent_ids",
+        "metrics",
+        "descriptors",
+        "eval_seconds",
+        "cost",
+        "fingerprint",
+    ):
+        out.print(f"  [bold]{k}[/]: {data[k]}", highlight=False)
+    if data["operator_params"]:
+        out.print(f"  [bold]operator_params[/]: {data['operator_params']}", highlight=False)
+    for k in ("error", "feedback"):
+        if data[k]:
+            out.print(f"  [bold]{k}[/]:\n{_indent(data[k])}", highlight=False, markup=False)
+    out.print("  [bold]genome[/]:")
+    out.print(_indent(json.dumps(data["genome"], indent=1)[:20000]), highlight=False, markup=False)
+    return 0
+
+
+def cmd_lineage(args: argparse.Namespace) -> int:
+    from evosearch.cli import CLIError
+    from evosearch.store import LineageIndex, best_id, lineage_graph
+
+    store = _open(args.run)
+    if args.best:
+        target = best_id(store)
+        if target is None:
+            raise CLIError(f"{args.run} has no individual with a valid score yet")
+    elif args.id is not None:
+        target = args.id
+    else:
+        raise CLIError("give an individual id or --best")
+    index = LineageIndex.load(store)
+    walk = index.descendants if args.descendants else index.ancestors
+    related = walk(target, args.depth)
+    nodes = {target, *related}
+    graph = lineage_graph(store, nodes)
+    if args.format == "json":
+        data = {
+            "root": target,
+            "direction": "descendants" if args.descendants else "ancestors",
+            "nodes": [
+                {"id": n, **graph.nodes[n], "distance": related.get(n, 0)}
+                for n in sorted(graph.nodes)
+            ],
+            "edges": [{"parent": a, "child": b} for a, b in sorted(graph.edges)],
+        }
+        print(json.dumps(data, indent=1))
+    elif args.format == "dot":
+        print(_to_dot(graph, target))
+    else:
+        Console().print(_to_tree(graph, target, args.descendants))
+    return 0
+
+
+def _label(graph, n: int) -> str:
+    d = graph.nodes[n]
+    score = "-" if d.get("score") is None else f"{d['score']:.6g}"
+    status = "" if d.get("status") == "ok" else f" [red]{d.get('status')}[/]"
+    where = f"{d.get('operator')} gen {d.get('generation')}"
+    return f"[bold]#{n}[/] score [green]{score}[/]{status}  [dim]{where}[/]"
+
+
+def _to_tree(graph, root: int, descendants: bool) -> Tree:
+    tree = Tree(_label(graph, root))
+    seen = {root}
+    stack = [(root, tree)]
+    while stack:
+        node, branch = stack.pop()
+        nxt = graph.successors(node) if descendants else graph.predecessors(node)
+        for other in sorted(nxt):
+            if other in seen:
+                branch.add(f"[dim]#{other} (repeated: reached by another path)[/]")
+                continue
+            seen.add(other)
+            stack.append((other, branch.add(_label(graph, other))))
+    return tree
+
+
+def _to_dot(graph, root: int) -> str:
+    lines = ["digraph lineage {", "  rankdir=BT;", '  node [shape=box, fontname="monospace"];']
+    for n in sorted(graph.nodes):
+        d = graph.nodes[n]
+        score = "-" if d.get("score") is None else f"{d['score']:.6g}"
+        style = ", style=bold" if n == root else ""
+        label = f"#{n}\\nscore {score}\\n{d.get('operator')}"
+        lines.append(f'  n{n} [label="{label}"{style}];')
+    for a, b in sorted(graph.edges):
+        lines.append(f"  n{a} -> n{b};")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def _row_json(r: dict) -> dict:
+    r = dict(r)
+    r["genome"] = json.loads(r["genome"])
+    r["operator_params"] = json.loads(r["operator_params"] or "{}")
+    r["metrics"] = dict(r["metrics"] or [])
+    return r
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
