@@ -301,6 +301,7 @@ BUILTIN_MODULES: list[str] = [
     "evosearch.executors.processes",
     "evosearch.fitness.builtin",
     "evosearch.fitness.bbob",
+    "evosearch.llm.scripted",
 ]
 
 _builtins_loaded = False

@@ -82,3 +82,35 @@ class LLMBackend(Protocol):
     def generate(self, requests: Sequence[LLMRequest]) -> list[Completion]:
         """Answer every request, in order; never raises for a failed request."""
         ...
+
+
+_BACKENDS: dict[str, LLMBackend] = {}
+
+
+def backend_from_config(config: Any) -> LLMBackend:
+    """The shared backend instance for a ``PluginConfig`` (or ``{name, params}`` dict).
+
+    One instance per distinct config per process: operators hold only the config, so
+    checkpoints stay small and a model is loaded once.
+
+    Raises:
+        registry.RegistryError: for an unknown backend or bad parameters.
+    """
+    from evosearch import registry
+
+    if isinstance(config, dict):
+        name, params = config["name"], dict(config.get("params", {}))
+    else:
+        name, params = config.name, dict(config.params)
+    key = json.dumps([name, params], sort_keys=True, default=str)
+    backend = _BACKENDS.get(key)
+    if backend is None:
+        entry = registry.llms.get(name)
+        backend = entry.create(params, key="llm.params")
+        _BACKENDS[key] = backend
+    return backend
+
+
+def clear_backends() -> None:
+    """Forget shared backend instances (tests; freeing a model)."""
+    _BACKENDS.clear()

@@ -1,0 +1,62 @@
+"""A scripted LLM backend FOR TESTS ONLY.
+
+It answers from a fixed list (cycled) or a function of the prompt, deterministically. No
+scenario, demo or benchmark may present its output as a result; it is registered under the
+name ``scripted`` so test configs can select it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from evosearch import registry
+from evosearch.llm.base import Completion, LLMRequest
+
+
+@registry.llms.register("scripted")
+class ScriptedBackend:
+    """Returns scripted answers; counts characters as tokens.
+
+    Args:
+        responses: Answers returned in turn (cycled).
+        respond: Alternatively, a function ``(request) -> str``.
+        fail_every: Every n-th request returns an error completion (0: never).
+        latency: Seconds to sleep per request (for concurrency tests).
+    """
+
+    def __init__(
+        self,
+        responses: Sequence[str] = (),
+        respond: Callable[[LLMRequest], str] | None = None,
+        fail_every: int = 0,
+        latency: float = 0.0,
+    ):
+        if not responses and respond is None:
+            raise TypeError("ScriptedBackend needs responses or respond")
+        self.responses = list(responses)
+        self.respond = respond
+        self.fail_every = fail_every
+        self.latency = latency
+        self.calls: list[LLMRequest] = []
+
+    def generate(self, requests: Sequence[LLMRequest]) -> list[Completion]:
+        out = []
+        for req in requests:
+            self.calls.append(req)
+            n = len(self.calls)
+            if self.latency:
+                time.sleep(self.latency)
+            if self.fail_every and n % self.fail_every == 0:
+                out.append(Completion(text="", error="scripted failure", finish_reason="error"))
+                continue
+            text = (
+                self.respond(req) if self.respond else self.responses[(n - 1) % len(self.responses)]
+            )
+            prompt_chars = sum(len(m.content) for m in req.messages)
+            out.append(
+                Completion(
+                    text=text, tokens_in=prompt_chars, tokens_out=len(text), finish_reason="stop"
+                )
+            )
+        return out
