@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
+import threading
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -86,6 +87,7 @@ class LLMBackend(Protocol):
 
 
 _BACKENDS: dict[str, LLMBackend] = {}
+_LOCK = threading.RLock()  # operators may run on several threads (parallel variations)
 _CACHE_DIR: pathlib.Path | None = None
 
 
@@ -115,13 +117,18 @@ def backend_from_config(config: Any, *, cache_dir: str | pathlib.Path | None = N
     Raises:
         registry.RegistryError: for an unknown backend or bad parameters.
     """
-    from evosearch import registry
-
     if isinstance(config, dict):
         name, params = config["name"], dict(config.get("params", {}))
     else:
         name, params = config.name, dict(config.params)
     key = json.dumps([name, params], sort_keys=True, default=str)
+    with _LOCK:
+        return _shared(key, name, params, cache_dir)
+
+
+def _shared(key: str, name: str, params: dict, cache_dir: Any) -> LLMBackend:
+    from evosearch import registry
+
     backend = _BACKENDS.get(key)
     if backend is None:
         entry = registry.llms.get(name)
@@ -143,8 +150,9 @@ def backend_from_config(config: Any, *, cache_dir: str | pathlib.Path | None = N
 
 def clear_backends() -> None:
     """Forget shared backend instances (tests; freeing a model)."""
-    for backend in _BACKENDS.values():
-        close = getattr(backend, "close", None)
-        if callable(close):
-            close()
-    _BACKENDS.clear()
+    with _LOCK:
+        for backend in _BACKENDS.values():
+            close = getattr(backend, "close", None)
+            if callable(close):
+                close()
+        _BACKENDS.clear()

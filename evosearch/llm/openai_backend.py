@@ -131,6 +131,8 @@ class OpenAIBackend:
         self._sleep: Callable[[float], None] = time.sleep
         self.attempts = 0  # HTTP attempts made (tests and benchmarks read it)
         self._count_lock = threading.Lock()
+        # The limit holds across callers too (several threads may call generate at once).
+        self._slots = threading.BoundedSemaphore(self.params.concurrency)
 
     @property
     def cache_id(self) -> str:
@@ -163,6 +165,10 @@ class OpenAIBackend:
 
     # ------------------------------------------------------------------ one request
     def _one(self, req: LLMRequest) -> Completion:
+        with self._slots:
+            return self._one_unlimited(req)
+
+    def _one_unlimited(self, req: LLMRequest) -> Completion:
         t0 = time.perf_counter()
         body = self._body(req)
         p = self.params

@@ -10,6 +10,7 @@ generated tokens.
 
 from __future__ import annotations
 
+import concurrent.futures
 import pathlib
 import threading
 import time
@@ -99,6 +100,9 @@ class TransformersBackend:
             chat_template=chat_template,
         )
         self._lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[tuple[LLMRequest, concurrent.futures.Future]] = []
+        self._busy = False
         self._model: Any = None
         self._tokenizer: Any = None
 
@@ -140,10 +144,30 @@ class TransformersBackend:
 
     # ------------------------------------------------------------------ generation
     def generate(self, requests: Sequence[LLMRequest]) -> list[Completion]:
-        """Answer every request, in order; failures come back as error completions."""
-        requests = list(requests)
-        if not requests:
-            return []
+        """Answer every request, in order; failures come back as error completions.
+
+        Calls from several threads (parallel variations) are batched together: the first
+        caller generates, and requests that arrive meanwhile wait and go in its next batch.
+        """
+        futures = [concurrent.futures.Future() for _ in requests]
+        with self._queue_lock:
+            self._queue.extend(zip(requests, futures))
+            lead, self._busy = not self._busy, True
+        while lead:
+            with self._queue_lock:
+                todo, self._queue = self._queue, []
+                if not todo:
+                    self._busy = False
+                    break
+            try:
+                done = self._generate_now([r for r, _ in todo])
+            except Exception as exc:  # never leave a waiting caller hanging
+                done = [_error(f"generation failed: {exc}")] * len(todo)
+            for (_, fut), comp in zip(todo, done):
+                fut.set_result(comp)
+        return [f.result() for f in futures]
+
+    def _generate_now(self, requests: list[LLMRequest]) -> list[Completion]:
         with self._lock:
             try:
                 self._load()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import http.server
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -38,6 +39,10 @@ class FakeOpenAI:
 
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 pass
+
+            def setup(self) -> None:  # answer without Nagle's 40 ms delayed-ACK stall
+                super().setup()
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from conftest import archive_config
 from pydantic.dataclasses import dataclass
 
 from evosearch.genomes.vector import VectorGenome
@@ -34,3 +35,17 @@ class AskThenNudge:
         g = parents[0]
         values = g.values + rng.normal(0, 0.1, size=g.values.shape)
         return [Child(VectorGenome(values, g.low, g.high), {"cached": c.cached}, cost)]
+
+
+def llm_run(url: str, budget: dict) -> dict:
+    """A tiny archive run whose only operator is ``AskThenNudge`` on the server at ``url``."""
+    llm = {
+        "name": "openai",
+        "params": {"base_url": url, "model": "m", "price_in": 2.0, "price_out": 4.0},
+    }
+    cfg = archive_config(budget=budget)
+    cfg["strategy"]["params"]["batch_size"] = 4
+    cfg["strategy"]["params"]["operators"] = [
+        {"name": "llm_test_operator:AskThenNudge", "params": {"llm": llm}}
+    ]
+    return cfg

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import archive_config, run_cli
 from llm_fake_server import fake_openai
+from llm_test_operator import llm_run
 
+from evosearch.cli import main
 from evosearch.engine import Engine
 from evosearch.llm.base import clear_backends, set_cache_dir
 from evosearch.store import RunStore
@@ -23,20 +24,7 @@ def _fresh():
     set_cache_dir(None)
 
 
-def llm_run(url: str, budget: dict) -> dict:
-    llm = {
-        "name": "openai",
-        "params": {"base_url": url, "model": "m", "price_in": 2.0, "price_out": 4.0},
-    }
-    cfg = archive_config(budget=budget)
-    cfg["strategy"]["params"]["batch_size"] = 4
-    cfg["strategy"]["params"]["operators"] = [
-        {"name": "llm_test_operator:AskThenNudge", "params": {"llm": llm}}
-    ]
-    return cfg
-
-
-def test_llm_tokens_budget_stops_the_run_and_status_shows_the_totals(tmp_path):
+def test_llm_tokens_budget_stops_the_run_and_status_shows_the_totals(tmp_path, capsys):
     with fake_openai() as srv:
         engine = Engine.create(
             llm_run(srv.url, {"llm_tokens": 100, "generations": 50}), tmp_path / "run"
@@ -50,15 +38,14 @@ def test_llm_tokens_budget_stops_the_run_and_status_shows_the_totals(tmp_path):
     assert len(llm_rows) == 8
     assert all((r["tokens_in"], r["tokens_out"]) == (11, 7) for r in llm_rows)
     assert all(r["cost_usd"] == pytest.approx((11 * 2 + 7 * 4) / 1e6) for r in llm_rows)
-    res = run_cli("status", tmp_path / "run", "--json")
-    assert res.returncode == 0, res.stderr
-    info = json.loads(res.stdout)
+    assert main(["status", str(tmp_path / "run"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
     assert (info["tokens_in"], info["tokens_out"]) == (88, 56)
     assert info["cost_usd"] == pytest.approx(8 * 50 / 1e6)
     [(label, per_op)] = info["llm_by_operator"].items()
     assert "AskThenNudge" in label and per_op["n"] == 8 and per_op["tokens_in"] == 88
-    text = run_cli("status", tmp_path / "run")
-    assert text.returncode == 0 and "llm_by_operator" in text.stdout
+    assert main(["status", str(tmp_path / "run")]) == 0
+    assert "llm_by_operator" in capsys.readouterr().out
 
 
 def test_a_resumed_run_gets_its_lost_requests_from_the_cache(tmp_path):

@@ -41,6 +41,16 @@ def checkpoint(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # a pico model gains nothing from intra-op threads
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def backend(checkpoint):
     return TransformersBackend(path=str(checkpoint), device="cpu", batch_size=3)
@@ -48,9 +58,9 @@ def backend(checkpoint):
 
 def requests() -> list[LLMRequest]:
     return [
-        LLMRequest.from_prompt("def f(x):", max_tokens=12, temperature=1.0, seed=1),
+        LLMRequest.from_prompt("def f(x):", max_tokens=8, temperature=1.0, seed=1),
         LLMRequest.from_prompt("a much longer prompt than the others", max_tokens=5, seed=2),
-        LLMRequest.from_prompt("short", max_tokens=9, temperature=0.0),
+        LLMRequest.from_prompt("short", max_tokens=6, temperature=0.0),
         LLMRequest.from_prompt("improve", system="you are a coder", max_tokens=7, seed=4),
         LLMRequest.from_prompt("x", max_tokens=3, temperature=2.0, seed=5),
     ]
@@ -80,7 +90,7 @@ def test_seeded_sampling_does_not_depend_on_batch_order_or_size(checkpoint, back
     again = other.generate(reqs[::-1])[::-1]
     assert [c.text for c in again] == [c.text for c in first]
     reseeded = [
-        LLMRequest.from_prompt("def f(x):", max_tokens=12, temperature=1.0, seed=s)
+        LLMRequest.from_prompt("def f(x):", max_tokens=8, temperature=1.0, seed=s)
         for s in (1, 2, 3)
     ]
     texts = [c.text for c in backend.generate(reseeded)]
@@ -140,3 +150,13 @@ def test_registered_as_transformers_and_a_missing_path_is_a_clear_error(checkpoi
             )
     finally:
         clear_backends()
+
+
+def test_concurrent_callers_are_batched_and_get_their_own_answers(backend):
+    import concurrent.futures
+
+    reqs = requests()
+    alone = [backend.generate([r])[0].text for r in reqs]
+    with concurrent.futures.ThreadPoolExecutor(len(reqs)) as pool:
+        together = list(pool.map(lambda r: backend.generate([r])[0].text, reqs))
+    assert together == alone
