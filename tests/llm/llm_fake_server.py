@@ -57,7 +57,12 @@ class FakeOpenAI:
                     with fake._lock:
                         fake.inflight -= 1
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", 0), Handler, bind_and_activate=False
+        )
+        self.server.request_queue_size = 128  # a burst of N connects must not overflow the backlog
+        self.server.server_bind()
+        self.server.server_activate()
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
         self._thread = threading.Thread(
