@@ -99,6 +99,10 @@ class _Retryable(Exception):
         self.wait = wait
 
 
+class _Stale(Exception):
+    """A kept-alive connection the server has closed meanwhile (not a failed attempt)."""
+
+
 class _Fatal(Exception):
     """A failed attempt that retrying will not fix."""
 
@@ -226,6 +230,7 @@ class OpenAIBackend:
         if conn is not None:
             conn.close()
             self._local.conn = None
+        self._local.used = False
 
     def _attempt(self, body: bytes) -> Completion:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -236,13 +241,10 @@ class OpenAIBackend:
             self.attempts += 1
         where = f"POST {self.url}"
         try:
-            conn = self._connection()
-            conn.request("POST", self._path, body=body, headers=headers)
-            resp = conn.getresponse()
-            status, raw = resp.status, resp.read()
-            retry_after = resp.getheader("Retry-After")
-            if resp.getheader("Connection", "").lower() == "close":
-                self._drop_connection()
+            try:
+                status, raw, retry_after = self._exchange(body, headers)
+            except _Stale:  # the server closed an idle kept-alive connection: resend at once
+                status, raw, retry_after = self._exchange(body, headers)
         except TimeoutError as exc:
             self._drop_connection()
             raise _Retryable(f"{where}: timed out after {self.params.timeout:g}s") from exc
@@ -257,6 +259,28 @@ class OpenAIBackend:
                 raise _Retryable(msg, _retry_after(retry_after))
             raise _Fatal(msg)
         return self._parse(raw, where)
+
+    def _exchange(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, str | None]:
+        """One request and its response on this thread's connection.
+
+        Raises:
+            _Stale: when a connection that served earlier requests turns out to be closed.
+        """
+        conn = self._connection()
+        reused = getattr(self._local, "used", False)
+        try:
+            conn.request("POST", self._path, body=body, headers=headers)
+            resp = conn.getresponse()
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+            if not reused:
+                raise
+            self._drop_connection()
+            raise _Stale() from exc
+        status, raw = resp.status, resp.read()
+        self._local.used = True
+        if (resp.getheader("Connection") or "").lower() == "close":
+            self._drop_connection()
+        return status, raw, resp.getheader("Retry-After")
 
     def _parse(self, raw: bytes, where: str) -> Completion:
         try:

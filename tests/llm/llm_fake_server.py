@@ -16,7 +16,8 @@ class FakeOpenAI:
     """Serves ``POST /v1/chat/completions`` from a script of behaviours, then successes.
 
     Behaviours (consumed one per request, in order):
-        ``("ok", text)``; ``("status", code, headers, body)``; ``("sleep", seconds)`` (answers
+        ``("ok", text)``; ``("ok_then_close", text)`` (then drops the idle connection, as
+        servers with a keep-alive timeout do); ``("status", code, headers, body)``; ``("sleep", seconds)`` (answers
         late); ``("drop",)`` (closes the connection without answering); ``("raw", bytes)``
         (a 200 with that body).
 
@@ -76,6 +77,9 @@ class FakeOpenAI:
         if kind == "drop":
             h.close_connection = True
             return
+        if kind == "ok_then_close":  # answer, then close the kept-alive connection silently
+            h.close_connection = True
+            step, kind = ("ok", step[1]), "ok"
         if kind == "sleep":
             time.sleep(step[1])
             step = ("ok", None)

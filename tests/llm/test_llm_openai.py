@@ -103,6 +103,14 @@ def test_a_dropped_connection_is_retried():
     assert c.ok and b.attempts == 2
 
 
+def test_a_kept_alive_connection_closed_by_the_server_is_reopened_without_a_retry():
+    with fake_openai([("ok_then_close", "one"), ("ok", "two")]) as srv:
+        b, waits = make(srv.url)
+        first, second = b.generate([req()])[0], b.generate([req()])[0]
+    assert (first.text, second.text) == ("one", "two")
+    assert waits == [] and b.attempts == 2 and len(srv.requests) == 2
+
+
 def test_bad_json_is_an_error_without_retry():
     with fake_openai([("raw", b'{"choices": [ oops')]) as srv:
         b, waits = make(srv.url)
