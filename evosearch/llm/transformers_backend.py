@@ -295,29 +295,32 @@ class _RowStopper:
         self.stops = [tuple(r.stop) for r in reqs]
         self.finished_at: list[int] = [0] * len(reqs)
         self.reason: list[str] = [""] * len(reqs)
+        self.tokens: list[list[int]] = [[] for _ in reqs]  # generated so far, on the host
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
         import torch
 
         n = input_ids.shape[1] - self.width
-        done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-        for row in range(input_ids.shape[0]):
+        last = input_ids[:, -1].tolist()  # one device sync per step
+        done = []
+        for row, token in enumerate(last):
             if self.finished_at[row]:
-                done[row] = True
+                done.append(True)
                 continue
+            self.tokens[row].append(token)
             reason = ""
-            if int(input_ids[row, -1]) in self.eos:
+            if token in self.eos:
                 reason = "stop"
             elif self.stops[row]:
-                text = self.tok.decode(input_ids[row, self.width :].tolist())
-                if any(s in text for s in self.stops[row]):
+                text = self.tok.decode(self.tokens[row])
+                if any(stop in text for stop in self.stops[row]):
                     reason = "stop"
             if not reason and n >= self.limits[row]:
                 reason = "length"
             if reason:
                 self.finished_at[row], self.reason[row] = n, reason
-                done[row] = True
-        return done
+            done.append(bool(reason))
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
 def _eos_ids(tok: Any, model: Any) -> list[int]:
