@@ -17,9 +17,9 @@ class FakeOpenAI:
 
     Behaviours (consumed one per request, in order):
         ``("ok", text)``; ``("ok_then_close", text)`` (then drops the idle connection, as
-        servers with a keep-alive timeout do); ``("status", code, headers, body)``; ``("sleep", seconds)`` (answers
-        late); ``("drop",)`` (closes the connection without answering); ``("raw", bytes)``
-        (a 200 with that body).
+        servers with a keep-alive timeout do); ``("status", code, headers, body)``;
+        ``("sleep", seconds)`` (answers late); ``("drop",)`` (closes the connection without
+        answering); ``("raw", bytes)`` (a 200 with that body).
 
     Attributes:
         requests: ``(headers, json_body)`` of every request received.
