@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -49,3 +50,31 @@ def llm_run(url: str, budget: dict) -> dict:
         {"name": "llm_test_operator:AskThenNudge", "params": {"llm": llm}}
     ]
     return cfg
+
+
+@dataclass(config=PARAMS)
+class AskForNumber:
+    """Asks for a number and adds it to the first coordinate; an answer without one fails."""
+
+    llm: dict[str, Any]
+    max_tokens: int = 8
+    arity = 1
+
+    def __call__(self, parents: list[VectorGenome], rng: np.random.Generator) -> list[Child]:
+        req = LLMRequest.from_prompt(
+            "Answer with one number:",
+            max_tokens=self.max_tokens,
+            temperature=1.0,
+            seed=int(rng.integers(0, 2**31 - 1)),
+        )
+        (c,) = backend_from_config(self.llm).generate([req])
+        cost = Cost(c.tokens_in, c.tokens_out, c.cost_usd)
+        match = re.search(r"-?\d+(\.\d+)?", c.text)
+        if not c.ok or match is None:
+            raise VariationError(
+                f"no number in the answer: {c.error or c.text!r}", raw=c.text, cost=cost
+            )
+        g = parents[0]
+        values = g.values.copy()
+        values[0] += float(match.group())
+        return [Child(VectorGenome(values, g.low, g.high), cost=cost)]

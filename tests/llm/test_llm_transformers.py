@@ -160,3 +160,32 @@ def test_concurrent_callers_are_batched_and_get_their_own_answers(backend):
     with concurrent.futures.ThreadPoolExecutor(len(reqs)) as pool:
         together = list(pool.map(lambda r: backend.generate([r])[0].text, reqs))
     assert together == alone
+
+
+def test_a_run_with_a_random_model_records_garbage_as_failed_mutations_and_goes_on(
+    checkpoint, tmp_path
+):
+    from conftest import archive_config
+
+    from evosearch.engine import Engine
+    from evosearch.store import RunStore
+
+    llm = {"name": "transformers", "params": {"path": str(checkpoint), "device": "cpu"}}
+    cfg = archive_config(budget={"generations": 3})
+    cfg["strategy"]["params"]["batch_size"] = 4
+    cfg["strategy"]["params"]["operators"] = [
+        {"name": "llm_test_operator:AskForNumber", "params": {"llm": llm}}
+    ]
+    clear_backends()
+    try:
+        summary = Engine.create(cfg, tmp_path / "run").run()
+    finally:
+        clear_backends()
+    assert summary.generations == 3 and summary.evaluations == 12
+    rows = RunStore.open(tmp_path / "run").table().to_pylist()
+    varied = [r for r in rows if r["operator"] != "init"]
+    assert len(varied) == 8 and all(r["tokens_in"] > 0 and r["tokens_out"] > 0 for r in varied)
+    failed = [r for r in varied if r["status"] == "invalid"]
+    assert failed, "a random model should not answer with numbers every time"
+    assert all("no number in the answer" in r["error"] for r in failed)
+    assert any(r["feedback"] for r in failed)  # the raw garbage is kept
