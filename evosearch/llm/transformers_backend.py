@@ -197,14 +197,31 @@ class TransformersBackend:
             for start in range(0, len(todo), bs):
                 chunk = todo[start : start + bs]
                 t0 = time.perf_counter()
-                try:
-                    done = self._generate_batch([requests[i] for i, _, _ in chunk], chunk)
-                except Exception as exc:
-                    done = [_error(f"generation failed: {type(exc).__name__}: {exc}")] * len(chunk)
+                done = self._generate_chunk(requests, chunk)
                 dt = (time.perf_counter() - t0) / len(chunk)
                 for (i, _, _), comp in zip(chunk, done):
                     out[i] = _with_latency(comp, dt)
         return [c if c is not None else _error("not generated") for c in out]
+
+    def _generate_chunk(
+        self, requests: list[LLMRequest], chunk: list[tuple[int, list[int], int]]
+    ) -> list[Completion]:
+        """One batch; out of device memory, the two halves in turn (down to one request)."""
+        import torch
+
+        try:
+            return self._generate_batch([requests[i] for i, _, _ in chunk], chunk)
+        except torch.OutOfMemoryError as exc:
+            if self._device.startswith("cuda"):
+                torch.cuda.empty_cache()
+            if len(chunk) == 1:
+                return [_error(f"out of device memory for one request: {exc}")]
+            half = len(chunk) // 2
+            return self._generate_chunk(requests, chunk[:half]) + self._generate_chunk(
+                requests, chunk[half:]
+            )
+        except Exception as exc:
+            return [_error(f"generation failed: {type(exc).__name__}: {exc}")] * len(chunk)
 
     def _generate_batch(
         self, reqs: list[LLMRequest], chunk: list[tuple[int, list[int], int]]

@@ -189,3 +189,24 @@ def test_a_run_with_a_random_model_records_garbage_as_failed_mutations_and_goes_
     assert failed, "a random model should not answer with numbers every time"
     assert all("no number in the answer" in r["error"] for r in failed)
     assert any(r["feedback"] for r in failed)  # the raw garbage is kept
+
+
+def test_out_of_device_memory_splits_the_batch(checkpoint, monkeypatch):
+    import torch
+
+    b = TransformersBackend(path=str(checkpoint), device="cpu", batch_size=4)
+    real = b._generate_batch
+    sizes = []
+
+    def small_memory(reqs, chunk):
+        sizes.append(len(chunk))
+        if len(chunk) > 1:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(reqs, chunk)
+
+    monkeypatch.setattr(b, "_generate_batch", small_memory)
+    reqs = requests()[:4]
+    out = b.generate(reqs)
+    assert all(c.ok for c in out) and sizes == [4, 2, 1, 1, 2, 1, 1]
+    monkeypatch.setattr(b, "_generate_batch", lambda reqs, chunk: real(reqs, chunk))
+    assert [c.text for c in b.generate(reqs)] == [c.text for c in out]
