@@ -42,7 +42,9 @@ class ArchiveParams(pydantic.BaseModel):
         parallel_variations: Variations run at once on threads, so LLM operators keep an
             HTTP backend's ``concurrency`` busy. Each child then draws from its own generator
             spawned from the strategy's, so runs stay reproducible; 1 (the default) keeps
-            the sequential random stream.
+            the sequential random stream. Asked for fewer children than this (steady-state
+            mode asks for one at a time), the strategy still makes this many at once and
+            hands out the rest on the next asks (they are part of its checkpointed state).
     """
 
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
@@ -89,6 +91,7 @@ class ArchiveStrategy(Strategy):
         )
         self._initialised = 0
         self._seen: set[str] = set()
+        self._ready: list[Offspring] = []  # children made ahead (parallel_variations)
 
     @property
     def batch_size(self) -> int:
@@ -105,8 +108,13 @@ class ArchiveStrategy(Strategy):
             k = n if not pool else min(n, init_size - self._initialised)
             out.extend(Offspring(g, operator="init") for g in self.init(k, self.rng))
             self._initialised += k
-        if n - len(out) > 1 and self.params.parallel_variations > 1:
-            out.extend(self._vary_parallel(pool, n - len(out)))
+        need, workers = n - len(out), self.params.parallel_variations
+        if need and workers > 1 and pool:
+            ready = self.__dict__.setdefault("_ready", [])
+            if len(ready) < need:  # steady state asks one at a time: make `workers` at once
+                ready.extend(self._vary_parallel(pool, max(need - len(ready), workers)))
+            out.extend(ready[:need])
+            del ready[:need]
         while len(out) < n:
             out.extend(self._vary(pool, n - len(out)))
         return out[:n]

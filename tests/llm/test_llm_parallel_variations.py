@@ -41,3 +41,21 @@ def test_parallel_variations_are_reproducible(tmp_path, workers):
         assert srv.max_inflight == 1
     else:
         assert 2 <= srv.max_inflight <= 3  # the backend's concurrency bounds all callers
+
+
+def test_steady_state_makes_children_ahead_concurrently_and_resumes_identically(tmp_path):
+    def cfg(url, evaluations):
+        c = llm_run(url, {"evaluations": evaluations})
+        c["mode"] = "steady_state"
+        c["strategy"]["params"]["parallel_variations"] = 3
+        c["strategy"]["params"]["operators"][0]["params"]["llm"]["params"]["concurrency"] = 3
+        return c
+
+    with fake_openai(latency=0.02) as srv:
+        Engine.create(cfg(srv.url, 14), tmp_path / "straight").run()
+        assert srv.max_inflight >= 2  # one child asked at a time, three requests in flight
+        clear_backends()
+        Engine.create(cfg(srv.url, 9), tmp_path / "resumed").run()
+        clear_backends()
+        Engine.resume(tmp_path / "resumed", budget_overrides=["budget.evaluations=14"]).run()
+    assert genomes(tmp_path / "resumed") == genomes(tmp_path / "straight")
