@@ -91,7 +91,6 @@ class ArchiveStrategy(Strategy):
         )
         self._initialised = 0
         self._seen: set[str] = set()
-        self._ready: list[Offspring] = []  # children made ahead (parallel_variations)
 
     @property
     def batch_size(self) -> int:
@@ -110,7 +109,7 @@ class ArchiveStrategy(Strategy):
             self._initialised += k
         need, workers = n - len(out), self.params.parallel_variations
         if need and workers > 1 and pool:
-            ready = self.__dict__.setdefault("_ready", [])
+            ready = self.__dict__.setdefault("_ready", [])  # children made ahead
             if len(ready) < need:  # steady state asks one at a time: make `workers` at once
                 ready.extend(self._vary_parallel(pool, max(need - len(ready), workers)))
             out.extend(ready[:need])
