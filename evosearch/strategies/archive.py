@@ -39,6 +39,12 @@ class ArchiveParams(pydantic.BaseModel):
             the rest are applied to each child in turn.
         archive: Where evaluated individuals go (``population`` = μ+λ truncation).
         dedup: Skip children whose fingerprint the archive already holds (up to 10 retries).
+        parallel_variations: Variations run at once on threads, so LLM operators keep an
+            HTTP backend's ``concurrency`` busy. Each child then draws from its own generator
+            spawned from the strategy's, so runs stay reproducible; 1 (the default) keeps
+            the sequential random stream. Asked for fewer children than this (steady-state
+            mode asks for one at a time), the strategy still makes this many at once and
+            hands out the rest on the next asks (they are part of its checkpointed state).
     """
 
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
@@ -50,6 +56,7 @@ class ArchiveParams(pydantic.BaseModel):
     operators: list[OperatorStep] = Field(min_length=1)
     archive: PluginConfig = PluginConfig(name="population")
     dedup: bool = False
+    parallel_variations: int = Field(default=1, ge=1)
 
 
 @registry.strategies.register("archive")
@@ -100,9 +107,30 @@ class ArchiveStrategy(Strategy):
             k = n if not pool else min(n, init_size - self._initialised)
             out.extend(Offspring(g, operator="init") for g in self.init(k, self.rng))
             self._initialised += k
+        need, workers = n - len(out), self.params.parallel_variations
+        if need and workers > 1 and pool:
+            ready = self.__dict__.setdefault("_ready", [])  # children made ahead
+            if len(ready) < need:  # steady state asks one at a time: make `workers` at once
+                ready.extend(self._vary_parallel(pool, max(need - len(ready), workers)))
+            out.extend(ready[:need])
+            del ready[:need]
         while len(out) < n:
             out.extend(self._vary(pool, n - len(out)))
         return out[:n]
+
+    def _vary_parallel(self, pool: list[Individual], need: int) -> list[Offspring]:
+        """``need`` single-child variations on threads, each with its own spawned generator."""
+        import concurrent.futures
+        import copy
+
+        def one(rng: np.random.Generator) -> list[Offspring]:
+            worker = copy.copy(self)  # shares archive and operators; only the generator differs
+            worker.rng = rng
+            return worker._vary(pool, 1)
+
+        workers = min(need, self.params.parallel_variations)
+        with concurrent.futures.ThreadPoolExecutor(workers) as ex:
+            return [o for outs in ex.map(one, self.rng.spawn(need)) for o in outs]
 
     def _vary(self, pool: list[Individual], need: int) -> list[Offspring]:
         name, prob, first = self.operators[0]
