@@ -302,6 +302,9 @@ BUILTIN_MODULES: list[str] = [
     "evosearch.fitness.builtin",
     "evosearch.fitness.bbob",
     "evosearch.llm.scripted",
+    "evosearch.operators.llm_code",
+    "evosearch.operators.llm_prompt",
+    "evosearch.fitness.code",
 ]
 
 _builtins_loaded = False
