@@ -305,6 +305,7 @@ BUILTIN_MODULES: list[str] = [
     "evosearch.operators.llm_code",
     "evosearch.operators.llm_prompt",
     "evosearch.fitness.code",
+    "evosearch.fitness.prompt_task",
 ]
 
 _builtins_loaded = False
