@@ -212,3 +212,18 @@ def test_evaluator_params_are_validated_with_key_paths(tmp_path):
         code_sandbox(CodeGenome({"main.py": "x"}), FitnessContext(params={"evaluator": "nope.py"}))
     with pytest.raises(ValueError, match="fitness.params.limits.timeout"):
         evaluate(tmp_path, "def run(): return 1\n", limits={"timeout": -1})
+
+
+def test_a_root_engine_runs_world_readable_interpreters_as_nobody(tmp_path):
+    """As root, an interpreter others may run is run as uid 65534 (else: no capabilities)."""
+    python = "/usr/bin/python3"
+    if os.geteuid() != 0 or not os.access(python, os.X_OK):
+        pytest.skip("needs a root engine and a system /usr/bin/python3")
+    main = "import os\ndef run():\n    return os.getuid()\n"
+    r = evaluate(tmp_path, main, python=python)
+    assert r.status is Status.OK and r.score == 65534.0
+    assert "uid: dropped to 65534" in r.feedback
+    if isolated("mount"):
+        r = evaluate(tmp_path, main)  # this venv's interpreter lives under /root (0700) here
+        assert r.score in (0.0, 65534.0)
+        assert "uid: 0 without capabilities" in r.feedback or "dropped to 65534" in r.feedback

@@ -108,6 +108,7 @@ def code_sandbox(genome: CodeGenome, ctx: FitnessContext) -> FitnessResult:
     files["evosearch_eval.py"] = _API.read_text()
     metrics: dict[str, float] = {}
     feedback: list[str] = []
+    isolation = ""
     seconds = 0.0
     stages = len(params.thresholds) + 1
     result = FitnessResult()
@@ -125,6 +126,7 @@ def code_sandbox(genome: CodeGenome, ctx: FitnessContext) -> FitnessResult:
             env=env,
         )
         result = result_from_run(run, params.limits)
+        isolation = f"sandbox: {run.describe_isolation()}"
         seconds += run.seconds
         if stages > 1:
             feedback.append(f"[stage {stage}] {result.error or ''}{result.feedback}".rstrip())
@@ -142,6 +144,7 @@ def code_sandbox(genome: CodeGenome, ctx: FitnessContext) -> FitnessResult:
             metrics.update(result.metrics)
             break
     metrics["stage"] = float(stage)
+    feedback.append(isolation)
     return result.with_(
         metrics=metrics,
         feedback="\n".join(f for f in feedback if f),
@@ -162,7 +165,6 @@ def _output(run: SandboxResult) -> str:
         parts.append(f"stdout:\n{out}")
     if run.stderr.strip():
         parts.append(f"stderr:\n{run.stderr.strip()}")
-    parts.append(f"sandbox: {run.describe_isolation()}")
     return "\n".join(parts)
 
 

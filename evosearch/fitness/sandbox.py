@@ -171,7 +171,9 @@ def run_sandboxed(
     prefix, ns_label = isolation_prefix(limits.network)
     drop = None
     if os.geteuid() == 0:
-        drop = "uid" if _usable_by_others(sys.executable) else "caps"
+        drop = "uid" if _usable_by_others(shutil.which(argv[0]) or argv[0]) else "caps"
+    elif "--map-root-user" in prefix:  # root inside a user namespace: keep no capabilities
+        drop = "caps"
     uid = NOBODY if drop == "uid" else None
     if uid is not None:
         root.chmod(0o711)  # the sandbox uid may enter its work dir, not list our files
@@ -240,11 +242,12 @@ def run_sandboxed(
 
 @functools.cache
 def _usable_by_others(executable: str) -> bool:
-    """Whether an unprivileged uid can run this interpreter and read its library."""
+    """Whether an unprivileged uid can run this program (and read its library, for ours)."""
     import sysconfig
 
-    paths = [os.path.realpath(executable), sysconfig.get_paths()["stdlib"]]
-    paths.append(sysconfig.get_paths()["purelib"])
+    paths = [os.path.realpath(executable)]
+    if paths[0] == os.path.realpath(sys.executable):
+        paths += [sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"]]
     for path in paths:
         p = pathlib.Path(path)
         for d in [p, *p.parents]:
@@ -261,12 +264,33 @@ def _private(path: pathlib.Path):
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def _kill_group(proc: subprocess.Popen, settle: float = 5.0) -> None:
+    """SIGKILL the whole group and wait until its members are gone.
+
+    The namespace's PID 1 is in the group; the kernel kills everything else in the
+    namespace (``setsid()`` escapees included) while PID 1 exits, so waiting for the group
+    to empty means waiting for the namespace to be torn down.
+    """
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
     proc.wait()
+    deadline = time.monotonic() + settle
+    while _group_alive(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a live (not zombie) process of process group ``pgid`` remains."""
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+            return True
+    return False
 
 
 def _read_report(fd: int) -> dict:
