@@ -113,7 +113,13 @@ def code_sandbox(genome: CodeGenome, ctx: FitnessContext) -> FitnessResult:
     stages = len(params.thresholds) + 1
     result = FitnessResult()
     for stage in range(1, stages + 1):
-        job = {"stage": stage, "entry": genome.entry, "seed": ctx.seed, "params": params.params}
+        job = {
+            "stage": stage,
+            "stages": stages,
+            "entry": genome.entry,
+            "seed": ctx.seed,
+            "params": params.params,
+        }
         env = {
             **params.env,
             "EVOSEARCH_JOB": json.dumps(job),

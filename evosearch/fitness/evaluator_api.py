@@ -15,7 +15,11 @@ import sys
 
 
 def job():
-    """The job: ``{"stage": int, "entry": "main.py:run", "seed": int, "params": {...}}``."""
+    """The job: ``{"stage", "stages", "entry", "seed", "params"}``.
+
+    ``stage`` counts from 1; ``stages`` is how many the config has (the last is the full
+    evaluation); ``entry`` is ``file.py:function``; ``params`` is ``fitness.params.params``.
+    """
     return json.loads(os.environ["EVOSEARCH_JOB"])
 
 

@@ -1,7 +1,7 @@
 """Evaluator for the circle-packing example (runs inside the evosearch sandbox).
 
-Stage 1 (cheap): the program runs and returns arrays of the right shape.
-Stage 2 (full): validity (inside the unit square, no overlaps, tolerance 1e-9) and the sum
+Stage 1 of 2 (cheap): the program runs and returns arrays of the right shape.
+Last stage (full): validity (inside the unit square, no overlaps, tolerance 1e-9) and the sum
 of radii. An invalid packing scores 0 with feedback saying what is wrong.
 """
 
@@ -52,7 +52,7 @@ def main():
     if not (np.isfinite(centers).all() and np.isfinite(radii).all()):
         evosearch_eval.report(0.0, {"valid": 0.0}, "non-finite centers or radii")
         return
-    if job["stage"] == 1:
+    if job["stage"] < job["stages"]:  # the cheap stage of a staged run
         evosearch_eval.report(1.0, {"run_seconds": seconds}, "stage 1: shapes ok")
         return
     problems = check(centers, radii)
