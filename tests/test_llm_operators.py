@@ -176,3 +176,6 @@ def test_operator_params_are_validated_with_key_paths():
         registry.operators.get("llm.diff").create({})
     with pytest.raises(registry.RegistryError, match="params.inspirations"):
         registry.operators.get("llm.rewrite").create({"llm": scripted("x"), "inspirations": -1})
+    for name in ("llm.diff", "llm.evoprompt_de"):
+        with pytest.raises(registry.RegistryError, match="params.llm: .*unknown llm 'nosuch'"):
+            registry.operators.get(name).create({"llm": {"name": "nosuch"}})

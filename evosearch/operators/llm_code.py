@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic.dataclasses import dataclass
 
 from evosearch import registry
@@ -31,6 +31,7 @@ from evosearch.operators.llm_common import (
     ask_llm,
     compact,
     feedback_text,
+    known_backend,
     metrics_text,
     parent_individual,
     score_text,
@@ -89,6 +90,8 @@ class _LLMCodeOperator:
     max_tokens: int = Field(default=2048, ge=1)
     temperature: float = Field(default=0.7, ge=0)
     check_syntax: bool = True
+
+    _known_backend = field_validator("llm")(known_backend)
 
     def _ask(self, prompt: str, entry: str, rng: np.random.Generator) -> tuple[str, Cost]:
         system = templates.render("code_system", entry=entry)

@@ -58,6 +58,21 @@ def ask_llm(
     return completion.text, cost
 
 
+def known_backend(llm: PluginConfig) -> PluginConfig:
+    """Validator: the backend name must be registered (checked when the run is built).
+
+    Raises:
+        ValueError: naming the known backends.
+    """
+    from evosearch import registry
+
+    try:
+        registry.llms.get(llm.name)
+    except registry.RegistryError as exc:
+        raise ValueError(str(exc)) from None
+    return llm
+
+
 def score_text(ind: Individual | None) -> str:
     """A score for a prompt: the number, or why there is none."""
     if ind is None or ind.result is None:

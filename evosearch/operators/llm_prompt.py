@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic.dataclasses import dataclass
 
 from evosearch import registry
@@ -24,6 +24,7 @@ from evosearch.operators.base import PARAMS, Child, VariationContext, VariationE
 from evosearch.operators.llm_common import (
     ask_llm,
     feedback_text,
+    known_backend,
     parent_individual,
     score_text,
     sorted_inspirations,
@@ -72,6 +73,8 @@ class _LLMPromptOperator:
     inspirations: int = Field(default=0, ge=0)
     max_tokens: int = Field(default=512, ge=1)
     temperature: float = Field(default=0.8, ge=0)
+
+    _known_backend = field_validator("llm")(known_backend)
 
     def _inspirations(self, context: VariationContext | None) -> str:
         items = [
