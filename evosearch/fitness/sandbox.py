@@ -171,7 +171,8 @@ def run_sandboxed(
         target.write_text(text)
     prefix, ns_label = isolation_prefix(limits.network)
     drop = None
-    if os.geteuid() == 0:
+    linux = sys.platform.startswith("linux")  # capabilities and prctl are Linux-only
+    if os.geteuid() == 0 and linux:
         drop = "uid" if _usable_by_others(shutil.which(argv[0]) or argv[0]) else "caps"
     elif "--map-root-user" in prefix:  # root inside a user namespace: keep no capabilities
         drop = "caps"

@@ -78,8 +78,9 @@ def drop_capabilities():
 
 def child(spec, report_fd):
     os.close(report_fd)
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS: setuid binaries gain nothing
+    prctl = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None)  # Linux only
+    if prctl is not None:
+        prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS: setuid binaries gain nothing
     drop = spec.get("drop")
     if drop == "uid":
         uid = spec["uid"]
