@@ -12,7 +12,7 @@ from evosearch.genomes.code import CodeGenome
 from evosearch.individual import FitnessResult, Individual
 from evosearch.llm.base import clear_backends
 from evosearch.operators.base import VariationContext
-from evosearch.strategies.archive import variation_context
+from evosearch.strategies.archive import _apply, variation_context
 
 EVALUATOR = """
 import evosearch_eval
@@ -43,6 +43,29 @@ def test_variation_context_holds_parents_inspirations_and_the_best():
     assert all(i.id not in (2, 6) for i in ctx.inspirations)  # no parent, no failure
     none = variation_context(pool, [pool[2]], object(), np.random.default_rng(0))
     assert none.inspirations == ()
+
+
+def test_only_operators_that_ask_for_a_context_get_one():
+    pool = [Individual(0, CodeGenome({"main.py": program(0)}), result=FitnessResult(score=0.0))]
+    seen = {}
+
+    def plain(genomes, rng):  # a vector-style operator: no context parameter at all
+        return list(genomes)
+
+    class WithContext:
+        uses_context = True
+        inspirations = 0
+
+        def __call__(self, genomes, rng, context=None):
+            seen["context"] = context
+            return list(genomes)
+
+    rng = np.random.default_rng(0)
+    before = rng.bit_generator.state
+    assert _apply(plain, [pool[0].genome], rng, pool, pool) == [pool[0].genome]
+    _apply(WithContext(), [pool[0].genome], rng, pool, pool)
+    assert rng.bit_generator.state == before  # no inspirations asked: no draws
+    assert seen["context"].parents == (pool[0],) and seen["context"].best is pool[0]
 
 
 def code_run_config(tmp_path, responses: list[str]) -> dict:
