@@ -309,12 +309,28 @@ class RunView:
         return rec
 
     def _record(self, individual_id: int) -> dict[str, Any]:
-        for p in self.store.parts:
-            if p["min_id"] <= individual_id <= p["max_id"]:
-                t = pq.read_table(self.store.path / p["file"], filters=[("id", "=", individual_id)])
-                if t.num_rows:
-                    return _record_json(t.slice(0, 1).to_pylist()[0])
-        raise KeyError(f"no individual with id {individual_id}")
+        rec = records(self.store, [individual_id]).get(individual_id)
+        if rec is None:
+            raise KeyError(f"no individual with id {individual_id}")
+        return rec
+
+
+def records(store: RunStore, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Full JSON-able records of the given individuals (absent ids are left out).
+
+    Reads only the parts whose id range holds a wanted id, with a row filter.
+    """
+    wanted = sorted(set(ids))
+    out: dict[int, dict[str, Any]] = {}
+    for p in store.parts:
+        lo, hi = p["min_id"], p["max_id"]
+        inside = [i for i in wanted if lo <= i <= hi and i not in out]
+        if not inside:
+            continue
+        t = pq.read_table(store.path / p["file"], filters=[("id", "in", inside)])
+        for row in t.to_pylist():
+            out.setdefault(row["id"], _record_json(row))
+    return out
 
 
 def _record_json(row: dict[str, Any]) -> dict[str, Any]:

@@ -136,3 +136,16 @@ def test_the_page_follows_a_run_that_is_still_writing(page, small_run):
     _wait(page, "return document.getElementById('meta').textContent.includes('15 individuals')")
     _wait(page, "return document.querySelector('#table tbody tr').dataset.id === '14'")
     _wait(page, "return document.getElementById('heatmap').dataset.cells === '10'")
+
+
+def test_exported_lineage_html_works_offline(small_run, browser, tmp_path):
+    from evosearch.cli import main
+
+    out = tmp_path / "lineage.html"
+    assert main(["lineage", str(small_run), "13", "--format", "html", "-o", str(out)]) == 0
+    browser.get(out.as_uri())
+    _wait(browser, "return document.querySelectorAll('#tree g.node').length === 4")
+    browser.find_element(By.CSS_SELECTOR, "#tree g.node[data-id='12'] circle").click()
+    _wait(browser, "return document.querySelector('#detail[data-id=\"12\"] #diff .diff')")
+    assert "<script>window.__evo_pwned = 1</script>" in browser.find_element(By.ID, "genome").text
+    assert browser.execute_script("return window.__evo_pwned === undefined")
