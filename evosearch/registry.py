@@ -294,6 +294,11 @@ BUILTIN_MODULES: list[str] = [
     "evosearch.operators.vector",
     "evosearch.operators.selection",
     "evosearch.archives.population",
+    "evosearch.archives.grid",
+    "evosearch.archives.cvt",
+    "evosearch.archives.dgm",
+    "evosearch.archives.islands",
+    "evosearch.archives.novelty",
     "evosearch.strategies.archive",
     "evosearch.strategies.ga",
     "evosearch.strategies.evotorch",
@@ -301,6 +306,7 @@ BUILTIN_MODULES: list[str] = [
     "evosearch.executors.processes",
     "evosearch.fitness.builtin",
     "evosearch.fitness.bbob",
+    "evosearch.fitness.arm",
     "evosearch.llm.scripted",
 ]
 
