@@ -7,19 +7,20 @@ individual's full record. Genomes are read one at a time, from the one part that
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from evosearch.store.queries import LineageIndex
 from evosearch.store.runstore import RunStore
+from evosearch.ui.archive_view import Membership, grid_spec, qd_metrics
 from evosearch.ui.columns import STATUSES, Columns
 from evosearch.ui.diff import genome_diff
+from evosearch.ui.records import finite as _finite
+from evosearch.ui.records import records
 
 MAX_BINS = 200
 MAX_PAGE = 500
@@ -42,6 +43,8 @@ class RunView:
         self._cols = Columns.empty()
         self._index: LineageIndex | None = None
         self._curves: tuple[int, dict[str, Any]] | None = None
+        self._members = Membership.empty()
+        self._cfg: dict[str, Any] | None = None
 
     # ----------------------------------------------------------------------- caches
 
@@ -58,6 +61,22 @@ class RunView:
             self._cols = self._cols.extend(self.store)
             return self._cols
 
+    def membership(self) -> Membership:
+        with self._lock:
+            self._members = self._members.extend(self.store)
+            return self._members
+
+    def config(self) -> dict[str, Any]:
+        """The run's resolved config (``run.yaml``), empty when unreadable."""
+        import yaml
+
+        if self._cfg is None:
+            try:
+                self._cfg = yaml.safe_load(self.store.run_yaml) or {}
+            except (OSError, yaml.YAMLError):
+                self._cfg = {}
+        return self._cfg
+
     def lineage_index(self) -> LineageIndex:
         with self._lock:
             if self._index is None or self._index.parts < len(self.store.parts):
@@ -68,15 +87,10 @@ class RunView:
 
     def summary(self) -> dict[str, Any]:
         """Progress of the run; ``seq`` changes on every commit."""
-        import yaml
-
         self.refresh()
         cols = self.columns()
         m = self.store.manifest
-        try:
-            cfg = yaml.safe_load(self.store.run_yaml) or {}
-        except (OSError, yaml.YAMLError):
-            cfg = {}
+        cfg = self.config()
         ok = cols.status == 0
         best_row = int(np.nanargmax(np.where(ok, cols.score, np.nan))) if ok.any() else None
         return {
@@ -92,7 +106,8 @@ class RunView:
             "best": cols.light(best_row) if best_row is not None else None,
             "descriptor_dims": int(cols.descriptors.shape[1]),
             "operators": cols.operators,
-            "has_membership": False,
+            "has_membership": len(self.membership()) > 0,
+            "has_qd_table": bool((m.get("tables") or {}).get("qd")),
         }
 
     def curves(self) -> dict[str, Any]:
@@ -123,7 +138,7 @@ class RunView:
                 "mean": _nan_list(mean),
                 "best_so_far": _nan_list(so_far),
             }
-        out["qd"] = self.qd_curves(cols)
+        out["qd"] = qd_metrics(self.store) or self.qd_curves(cols)
         with self._lock:
             self._curves = (cols.parts, out)
         return out
@@ -131,19 +146,58 @@ class RunView:
     def heatmap(
         self, x: int = 0, y: int = 1, bins: int = 20, generation: int | None = None
     ) -> dict[str, Any]:
-        """The best ok score per cell of a ``bins × bins`` grid over two descriptor dims.
+        """The map of elites: the best score per cell, cells listed only when filled.
 
-        Bounds come from the data (min and max of the ok individuals shown). Cells are listed
-        only when filled: ``[ix, iy, score, id]``.
+        From the archive's membership table when the run has one (a 2-D grid archive maps
+        its cells exactly; other archives bin their members' descriptors), else from every
+        ok individual's descriptors over a ``bins × bins`` grid with bounds from the data.
+        Each cell is ``[ix, iy, score, id]``; ``shape`` is the grid size.
         """
         cols = self.columns()
+        members = self.membership()
+        if not len(members):
+            return self._binned(cols, None, x, y, bins, generation, "descriptors")
+        rows = members.members_at(generation)
+        spec = grid_spec(self.config())
+        if spec is None or (members.cell[rows] < 0).any():
+            ind_rows = cols.rows_of(members.individual_id[rows])
+            return self._binned(
+                cols, ind_rows[ind_rows >= 0], x, y, bins, generation, "archive members"
+            )
+        (bx, by), ranges = spec
+        cell, score = members.cell[rows], members.score[rows]
+        ids = members.individual_id[rows]
+        order = np.lexsort((ids, -np.nan_to_num(score, nan=-np.inf), cell))
+        first = np.ones(order.size, bool)
+        first[1:] = cell[order][1:] != cell[order][:-1]
+        win = order[first]
+        cells = [
+            [int(c // by), int(c % by), _finite(float(s)), int(i)]
+            for c, s, i in zip(cell[win], score[win], ids[win])
+        ]
+        return {
+            "source": "archive (grid membership)",
+            "shape": [bx, by],
+            "dims": 2,
+            "x": 0,
+            "y": 1,
+            "bounds": ranges,
+            "cells": cells,
+            "filled": len(cells),
+        }
+
+    def _binned(self, cols, subset, x, y, bins, generation, source) -> dict[str, Any]:
         bins = max(1, min(int(bins), MAX_BINS))
         d = cols.descriptors.shape[1]
-        base = {"source": "descriptors", "bins": bins, "dims": d, "x": x, "y": y, "cells": []}
+        base = {"source": source, "shape": [bins, bins], "dims": d, "x": x, "y": y, "cells": []}
         if d == 0:
             return {**base, "reason": "no individual has descriptors"}
         x, y = min(max(x, 0), d - 1), min(max(y, 0), d - 1)
         sel = (cols.status == 0) & ~np.isnan(cols.score)
+        if subset is not None:
+            keep = np.zeros(len(cols), bool)
+            keep[subset] = True
+            sel &= keep
         if generation is not None:
             sel &= cols.generation <= generation
         dx, dy = cols.descriptors[:, x], cols.descriptors[:, y]
@@ -180,7 +234,7 @@ class RunView:
         offset = float(score.min())
         gens, inv = np.unique(cols.generation[rows], return_inverse=True)
         best = np.full(cells, np.nan)
-        coverage, qd = [], []
+        coverage, qd, size = [], [], []
         for g in range(gens.size):
             m = inv == g
             cur = np.full(cells, -np.inf)
@@ -188,12 +242,14 @@ class RunView:
             best = np.fmax(best, np.where(np.isneginf(cur), np.nan, cur))
             filled = ~np.isnan(best)
             coverage.append(float(filled.mean()))
+            size.append(int(filled.sum()))
             qd.append(float((best[filled] - offset).sum()))
         return {
             "source": f"descriptors binned {bins}x{bins if d.shape[1] > 1 else 1}",
             "generation": gens.tolist(),
             "coverage": coverage,
             "qd_score": qd,
+            "archive_size": size,
             "offset": offset,
         }
 
@@ -313,61 +369,6 @@ class RunView:
         if rec is None:
             raise KeyError(f"no individual with id {individual_id}")
         return rec
-
-
-def records(store: RunStore, ids: list[int]) -> dict[int, dict[str, Any]]:
-    """Full JSON-able records of the given individuals (absent ids are left out).
-
-    Reads only the parts whose id range holds a wanted id, with a row filter.
-    """
-    wanted = sorted(set(ids))
-    out: dict[int, dict[str, Any]] = {}
-    for p in store.parts:
-        lo, hi = p["min_id"], p["max_id"]
-        inside = [i for i in wanted if lo <= i <= hi and i not in out]
-        if not inside:
-            continue
-        t = pq.read_table(store.path / p["file"], filters=[("id", "in", inside)])
-        for row in t.to_pylist():
-            out.setdefault(row["id"], _record_json(row))
-    return out
-
-
-def _record_json(row: dict[str, Any]) -> dict[str, Any]:
-    genome = _loads(row.get("genome"))
-    row["genome"] = genome
-    row["operator_params"] = _loads(row.get("operator_params")) or {}
-    metrics = row.get("metrics") or []
-    row["metrics"] = dict(metrics) if not isinstance(metrics, dict) else metrics
-    row["metrics"] = {k: _finite(v) for k, v in row["metrics"].items()}
-    row["descriptors"] = [_finite(v) for v in row.get("descriptors") or []]
-    row["score"] = _finite(row.get("score"))
-    row["parent_ids"] = list(row.get("parent_ids") or [])
-    row["summary"] = _summary(row.get("genome_kind"), genome)
-    return row
-
-
-def _summary(kind: str | None, genome: Any) -> str:
-    from evosearch.genomes.base import genome_from_json
-
-    try:
-        return genome_from_json(kind or "", genome).summary()
-    except Exception:  # an unknown or broken genome kind still shows as JSON
-        text = json.dumps(genome)
-        return f"{kind}: {text[:80]}{'...' if len(text) > 80 else ''}"
-
-
-def _loads(text: Any) -> Any:
-    if not isinstance(text, str):
-        return text
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def _finite(v: Any) -> Any:
-    return v if not isinstance(v, float) or math.isfinite(v) else None
 
 
 def _nan_list(a: np.ndarray) -> list[float | None]:

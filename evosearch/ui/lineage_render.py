@@ -261,8 +261,8 @@ def to_html(lin: Lineage, store: RunStore) -> str:
     Details (genome, metrics, feedback, diff to the first parent) are embedded for up to
     ``HTML_DETAIL_LIMIT`` nodes nearest the root.
     """
-    from evosearch.ui.data import records
     from evosearch.ui.diff import genome_diff
+    from evosearch.ui.records import records
 
     data = to_json(lin)
     for node in data["nodes"]:

@@ -159,3 +159,38 @@ def chain_run(tmp_path):
     store = build_chain_run(tmp_path / "chain", 1000)
     store.close()
     return tmp_path / "chain"
+
+
+def grid_config(**overrides) -> dict:
+    """A tiny MAP-Elites run on the planar arm: a 10×10 grid with membership/QD tables."""
+    cfg = {
+        "name": "arm-grid",
+        "seed": 1,
+        "budget": {"generations": 4},
+        "fitness": {"ref": "arm"},
+        "strategy": {
+            "name": "archive",
+            "params": {
+                "batch_size": 30,
+                "init": {"name": "vector.normal", "params": {"dimension": 4, "std": 0.5}},
+                "selector": {"name": "uniform"},
+                "operators": [{"name": "vector.gaussian", "params": {"sigma": 0.3}}],
+                "archive": {
+                    "name": "grid",
+                    "params": {"dims": [10, 10], "ranges": [[-4, 4], [-4, 4]], "qd_offset": -10},
+                },
+            },
+        },
+    }
+    cfg.update(overrides)
+    return cfg
+
+
+@pytest.fixture
+def grid_run(tmp_path):
+    from evosearch.engine import Engine
+
+    engine = Engine.create(grid_config(), tmp_path / "grid")
+    engine.run()
+    engine.close() if hasattr(engine, "close") else None
+    return tmp_path / "grid"

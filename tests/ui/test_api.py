@@ -180,3 +180,27 @@ def test_genome_diff_by_kind_of_value():
     assert genome_diff([1, 2], [1, 2, 3]) == [
         {"path": "", "type": "value", "old": [1, 2], "new": [1, 2, 3]}
     ]
+
+
+def test_map_elites_run_shows_its_archive_cells_and_qd_table(grid_run):
+    from evosearch.archives.tables import ARCHIVE_SCHEMA
+    from evosearch.store import RunStore
+
+    view = RunView(str(grid_run))
+    assert view.summary()["has_membership"] is True
+    h = view.heatmap()
+    assert h["source"] == "archive (grid membership)"
+    assert h["shape"] == [10, 10] and h["bounds"] == [[-4.0, 4.0], [-4.0, 4.0]]
+    # the cells are exactly the archive's current elites, from the membership events
+    with RunStore.open(grid_run) as store:
+        events = store.extra_table("archive", ARCHIVE_SCHEMA).to_pylist()
+    holder = {}
+    for e in events:
+        if e["event"] in ("new", "improved"):
+            holder[e["cell"]] = (e["score"], e["individual_id"])
+    assert {(c[0] * 10 + c[1]): (c[2], c[3]) for c in h["cells"]} == holder
+    c = view.curves()
+    assert c["qd"]["source"] == "archive QD table"
+    assert c["qd"]["coverage"][-1] == len(holder) / 100
+    early = view.heatmap(generation=0)
+    assert 0 < early["filled"] <= h["filled"]

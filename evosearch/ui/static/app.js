@@ -71,7 +71,9 @@
     }
     if (c.qd) {
       $("qd-note").textContent = "source: " + c.qd.source;
-      lineChart($("coverage"), c.qd.generation, [{ values: c.qd.coverage, color: "#6639ba", cls: "coverage" }], { xlabel: "coverage" });
+      const hasCov = c.qd.coverage.some((v) => v !== null);
+      lineChart($("coverage"), c.qd.generation, [{ values: hasCov ? c.qd.coverage : c.qd.archive_size, color: "#6639ba", cls: "coverage" }],
+        { xlabel: hasCov ? "coverage" : "archive size" });
       lineChart($("qdscore"), c.qd.generation, [{ values: c.qd.qd_score, color: "#b8336a", cls: "qd" }], { xlabel: "QD score" });
     } else {
       $("qd-note").textContent = "no descriptors in this run: no QD curves";
@@ -96,13 +98,14 @@
     if (!h.cells.length) { $("hm-note").textContent = h.reason || "empty"; return; }
     const scores = h.cells.map((c) => c[2]);
     const lo = Math.min(...scores), hi = Math.max(...scores);
-    const cw = cv.width / h.bins, ch = cv.height / h.bins;
+    const [bx, by] = h.shape;
+    const cw = cv.width / bx, ch = cv.height / by;
     for (const [ix, iy, s] of h.cells) {
       ctx.fillStyle = T.scoreColor(s, lo, hi);
       ctx.fillRect(ix * cw, cv.height - (iy + 1) * ch, Math.ceil(cw), Math.ceil(ch));
     }
     const b = h.bounds;
-    $("hm-note").textContent = `${h.filled} of ${h.bins * h.bins} cells filled · source: ${h.source} · ` +
+    $("hm-note").textContent = `${h.filled} of ${bx * by} cells filled · source: ${h.source} · ` +
       `x ∈ [${fmt(b[0][0])}, ${fmt(b[0][1])}], y ∈ [${fmt(b[1][0])}, ${fmt(b[1][1])}] · score ${fmt(lo)} … ${fmt(hi)}`;
   }
 
@@ -110,8 +113,8 @@
     const h = state.hm;
     if (!h || !h.cells.length) return;
     const cv = $("heatmap"), r = cv.getBoundingClientRect();
-    const ix = Math.floor((ev.clientX - r.left) / r.width * h.bins);
-    const iy = h.bins - 1 - Math.floor((ev.clientY - r.top) / r.height * h.bins);
+    const ix = Math.floor((ev.clientX - r.left) / r.width * h.shape[0]);
+    const iy = h.shape[1] - 1 - Math.floor((ev.clientY - r.top) / r.height * h.shape[1]);
     const cell = h.cells.find((c) => c[0] === ix && c[1] === iy);
     if (cell) focus(cell[3]);
   }
