@@ -351,16 +351,24 @@ class RunView:
         Raises:
             KeyError: if the id (or ``against``) is not in the run.
         """
-        rec = self._record(individual_id)
+        index = self.lineage_index()
+        if against is None and individual_id in index:
+            parents = index.parents_of(individual_id).tolist()
+            against = parents[0] if parents else None
+        # both records in one pass (their parts are read concurrently)
+        found = records(self.store, [individual_id] + ([against] if against is not None else []))
+        for wanted in (individual_id, against):
+            if wanted is not None and wanted not in found:
+                raise KeyError(f"no individual with id {wanted}")
+        rec = found[individual_id]
         other_id = against if against is not None else (rec["parent_ids"] or [None])[0]
         rec["diff_against"] = other_id
         if other_id is not None:
-            other = self._record(other_id)
+            other = found.get(other_id) or self._record(other_id)
             rec["diff_kind_changed"] = other["genome_kind"] != rec["genome_kind"]
             rec["diff"] = genome_diff(other["genome"], rec["genome"])
         else:
             rec["diff"] = None
-        index = self.lineage_index()
         rec["children"] = index.children_of(individual_id).tolist()[:200]
         return rec
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -14,17 +15,28 @@ from evosearch.store.runstore import RunStore
 def records(store: RunStore, ids: list[int]) -> dict[int, dict[str, Any]]:
     """Full JSON-able records of the given individuals (absent ids are left out).
 
-    Reads only the parts whose id range holds a wanted id, with a row filter.
+    Reads only the parts whose id range holds a wanted id, with a row filter, several parts
+    concurrently.
     """
     wanted = sorted(set(ids))
-    out: dict[int, dict[str, Any]] = {}
+    jobs = []
     for p in store.parts:
-        lo, hi = p["min_id"], p["max_id"]
-        inside = [i for i in wanted if lo <= i <= hi and i not in out]
-        if not inside:
-            continue
-        t = pq.read_table(store.path / p["file"], filters=[("id", "in", inside)])
-        for row in t.to_pylist():
+        inside = [i for i in wanted if p["min_id"] <= i <= p["max_id"]]
+        if inside:
+            jobs.append((store.path / p["file"], inside))
+
+    def read(job):
+        path, inside = job
+        return pq.read_table(path, filters=[("id", "in", inside)]).to_pylist()
+
+    if len(jobs) > 1:
+        with ThreadPoolExecutor(min(4, len(jobs))) as pool:
+            results = list(pool.map(read, jobs))
+    else:
+        results = [read(j) for j in jobs]
+    out: dict[int, dict[str, Any]] = {}
+    for rows in results:
+        for row in rows:
             out.setdefault(row["id"], _record_json(row))
     return out
 

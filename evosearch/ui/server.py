@@ -80,6 +80,8 @@ class _Handler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         path = url.path
         try:
+            if path == "/favicon.ico":
+                return self._send(204, b"", "image/x-icon")
             if path in ("/", "/index.html"):
                 return self._send(200, self.server.static["index.html"], "text/html")
             if path.startswith("/static/") and path[8:] in self.server.static:

@@ -248,6 +248,7 @@
     $("tree-best").addEventListener("click", () => state.summary && state.summary.best && focus(state.summary.best.id).then(() => loadTree(state.summary.best.id)));
   }
 
+  window.evoFocus = focus;  // for scripted use (benchmarks)
   wire();
   poll(true).then(() => {
     document.body.dataset.ready = "1";
