@@ -12,6 +12,8 @@ from evosearch.ui.data import RunView
 from evosearch.ui.diff import genome_diff, text_diff
 from evosearch.ui.server import make_server
 
+pytest_plugins = ["ui_runs"]  # the small hand-built runs (fixtures)
+
 
 @pytest.fixture
 def api(small_run):

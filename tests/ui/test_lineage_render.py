@@ -12,6 +12,8 @@ from evosearch.cli import main
 from evosearch.store import RunStore
 from evosearch.ui import lineage_render as render
 
+pytest_plugins = ["ui_runs"]  # the small hand-built runs (fixtures)
+
 
 @pytest.fixture
 def lineage(capsys):

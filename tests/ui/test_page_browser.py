@@ -16,6 +16,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from evosearch.ui.server import make_server
 
+pytest_plugins = ["ui_runs"]  # the small hand-built runs (fixtures)
+
 
 def _find(*names: str) -> str:
     for name in names:

@@ -39,7 +39,9 @@
     svg.appendChild(svgEl("line", { class: "axis", x1: m.l, y1: H - m.b, x2: W - m.r, y2: H - m.b }));
     svg.appendChild(svgEl("line", { class: "axis", x1: m.l, y1: m.t, x2: m.l, y2: H - m.b }));
     for (const [v, y] of [[y1, sy(y1)], [y0, sy(y0)]]) {
-      const t = svgEl("text", { x: m.l - 3, y: y + 3, "text-anchor": "end" }); t.textContent = fmt(v); svg.appendChild(t);
+      const t = svgEl("text", { x: m.l - 3, y: y + 3, "text-anchor": "end" });
+      t.textContent = Math.abs(v) >= 1e5 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(2) : String(parseFloat(v.toPrecision(3)));
+      svg.appendChild(t);
     }
     for (const x of [x0, x1]) {
       const t = svgEl("text", { x: sx(x), y: H - 6, "text-anchor": "middle" }); t.textContent = fmt(x); svg.appendChild(t);

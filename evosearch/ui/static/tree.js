@@ -79,7 +79,7 @@
     const nodes = graph.nodes;
     if (!nodes.has(graph.root)) return;
     const { cols, depth, maxD } = layout(nodes, graph.root, graph.direction);
-    const dx = 90, dy = 34, pad = 30;
+    const dx = 96, dy = 46, pad = 30;
     const tallest = Math.max(...cols.map((c) => c.length));
     const W = pad * 2 + maxD * dx, H = pad * 2 + (tallest - 1) * dy;
     svg.setAttribute("width", Math.max(W, 200));

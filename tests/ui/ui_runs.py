@@ -1,4 +1,4 @@
-"""Small hand-built runs for the lineage renderers, the UI's API and the browser tests."""
+"""Small hand-built runs (and their fixtures) for the lineage renderers, the UI API and browser."""
 
 from __future__ import annotations
 
