@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from evosearch.store.runstore import RunStore, StoreError
+from evosearch.ui.columns import Columns
 
 EVENTS = ("new", "improved", "evicted")
 
@@ -121,3 +122,51 @@ def _read(store: RunStore, part: dict[str, Any]):
         return pq.read_table(store.path / part["file"])
     except OSError as exc:
         raise StoreError(f"part {part['file']} of {store.path} is unreadable ({exc})") from None
+
+
+def binned_qd_curves(cols: Columns, bins: int = 20) -> dict[str, Any] | None:
+    """Coverage and QD-score per generation of a grid binned from descriptors 0 and 1."""
+    if cols.descriptors.shape[1] < 1 or not len(cols):
+        return None
+    d = cols.descriptors
+    sel = (cols.status == 0) & np.isfinite(d[:, 0]) & ~np.isnan(cols.score)
+    if d.shape[1] > 1:
+        sel &= np.isfinite(d[:, 1])
+    if not sel.any():
+        return None
+    rows = np.flatnonzero(sel)
+    ix = bin_index(d[rows, 0], [d[rows, 0].min(), d[rows, 0].max()], bins)
+    iy = bin_index(d[rows, 1], [d[rows, 1].min(), d[rows, 1].max()], bins) if d.shape[1] > 1 else 0
+    cells = bins * bins if d.shape[1] > 1 else bins
+    cell = ix * bins + iy
+    score = cols.score[rows]
+    offset = float(score.min())
+    gens, inv = np.unique(cols.generation[rows], return_inverse=True)
+    best = np.full(cells, np.nan)
+    coverage, qd, size = [], [], []
+    for g in range(gens.size):
+        m = inv == g
+        cur = np.full(cells, -np.inf)
+        np.maximum.at(cur, cell[m], score[m])
+        best = np.fmax(best, np.where(np.isneginf(cur), np.nan, cur))
+        filled = ~np.isnan(best)
+        coverage.append(float(filled.mean()))
+        size.append(int(filled.sum()))
+        qd.append(float((best[filled] - offset).sum()))
+    return {
+        "source": f"descriptors binned {bins}x{bins if d.shape[1] > 1 else 1}",
+        "generation": gens.tolist(),
+        "coverage": coverage,
+        "qd_score": qd,
+        "archive_size": size,
+        "offset": offset,
+    }
+
+
+def bin_index(v: np.ndarray, bounds: list[float], bins: int) -> np.ndarray:
+    """Bin index of each value in ``bins`` equal bins over ``bounds`` (clipped into range)."""
+    lo, hi = bounds
+    width = (hi - lo) or 1.0
+    with np.errstate(invalid="ignore"):
+        idx = np.floor((np.nan_to_num(v, nan=lo) - lo) / width * bins)
+    return np.clip(idx, 0, bins - 1).astype(np.int64)

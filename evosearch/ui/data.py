@@ -16,7 +16,7 @@ import numpy as np
 
 from evosearch.store.queries import LineageIndex
 from evosearch.store.runstore import RunStore
-from evosearch.ui.archive_view import Membership, grid_spec, qd_metrics
+from evosearch.ui.archive_view import Membership, bin_index, binned_qd_curves, grid_spec, qd_metrics
 from evosearch.ui.columns import STATUSES, Columns
 from evosearch.ui.diff import genome_diff
 from evosearch.ui.records import finite as _finite
@@ -45,6 +45,7 @@ class RunView:
         self._curves: tuple[int, dict[str, Any]] | None = None
         self._members = Membership.empty()
         self._cfg: dict[str, Any] | None = None
+        self._heatmaps: dict[tuple, dict[str, Any]] = {}
 
     # ----------------------------------------------------------------------- caches
 
@@ -138,7 +139,7 @@ class RunView:
                 "mean": _nan_list(mean),
                 "best_so_far": _nan_list(so_far),
             }
-        out["qd"] = qd_metrics(self.store) or self.qd_curves(cols)
+        out["qd"] = qd_metrics(self.store) or binned_qd_curves(cols)
         with self._lock:
             self._curves = (cols.parts, out)
         return out
@@ -155,6 +156,18 @@ class RunView:
         """
         cols = self.columns()
         members = self.membership()
+        key = (cols.parts, members.parts, x, y, bins, generation)
+        with self._lock:
+            if key in self._heatmaps:
+                return self._heatmaps[key]
+        out = self._heatmap(cols, members, x, y, bins, generation)
+        with self._lock:
+            if len(self._heatmaps) > 64:
+                self._heatmaps.clear()
+            self._heatmaps[key] = out
+        return out
+
+    def _heatmap(self, cols, members, x, y, bins, generation) -> dict[str, Any]:
         if not len(members):
             return self._binned(cols, None, x, y, bins, generation, "descriptors")
         rows = members.members_at(generation)
@@ -205,7 +218,7 @@ class RunView:
         if not sel.any():
             return {**base, "x": x, "y": y, "reason": "no ok individual with descriptors yet"}
         bounds = [[float(v.min()), float(v.max())] for v in (dx[sel], dy[sel])]
-        ix, iy = _bin(dx, bounds[0], bins), _bin(dy, bounds[1], bins)
+        ix, iy = bin_index(dx, bounds[0], bins), bin_index(dy, bounds[1], bins)
         rows = np.flatnonzero(sel)
         cell = ix[rows] * bins + iy[rows]
         order = np.lexsort((cols.id[rows], -cols.score[rows], cell))  # best first, then low id
@@ -214,44 +227,6 @@ class RunView:
         winners = rows[order[first]]
         cells = [[int(ix[r]), int(iy[r]), float(cols.score[r]), int(cols.id[r])] for r in winners]
         return {**base, "x": x, "y": y, "bounds": bounds, "cells": cells, "filled": len(cells)}
-
-    def qd_curves(self, cols: Columns, bins: int = 20) -> dict[str, Any] | None:
-        """Coverage and QD-score per generation of a grid binned from descriptors 0 and 1."""
-        if cols.descriptors.shape[1] < 1 or not len(cols):
-            return None
-        d = cols.descriptors
-        sel = (cols.status == 0) & np.isfinite(d[:, 0]) & ~np.isnan(cols.score)
-        if d.shape[1] > 1:
-            sel &= np.isfinite(d[:, 1])
-        if not sel.any():
-            return None
-        rows = np.flatnonzero(sel)
-        ix = _bin(d[rows, 0], [d[rows, 0].min(), d[rows, 0].max()], bins)
-        iy = _bin(d[rows, 1], [d[rows, 1].min(), d[rows, 1].max()], bins) if d.shape[1] > 1 else 0
-        cells = bins * bins if d.shape[1] > 1 else bins
-        cell = ix * bins + iy
-        score = cols.score[rows]
-        offset = float(score.min())
-        gens, inv = np.unique(cols.generation[rows], return_inverse=True)
-        best = np.full(cells, np.nan)
-        coverage, qd, size = [], [], []
-        for g in range(gens.size):
-            m = inv == g
-            cur = np.full(cells, -np.inf)
-            np.maximum.at(cur, cell[m], score[m])
-            best = np.fmax(best, np.where(np.isneginf(cur), np.nan, cur))
-            filled = ~np.isnan(best)
-            coverage.append(float(filled.mean()))
-            size.append(int(filled.sum()))
-            qd.append(float((best[filled] - offset).sum()))
-        return {
-            "source": f"descriptors binned {bins}x{bins if d.shape[1] > 1 else 1}",
-            "generation": gens.tolist(),
-            "coverage": coverage,
-            "qd_score": qd,
-            "archive_size": size,
-            "offset": offset,
-        }
 
     def page(
         self,
@@ -381,14 +356,6 @@ class RunView:
 
 def _nan_list(a: np.ndarray) -> list[float | None]:
     return [None if not math.isfinite(v) else float(v) for v in a.tolist()]
-
-
-def _bin(v: np.ndarray, bounds: list[float], bins: int) -> np.ndarray:
-    lo, hi = bounds
-    width = (hi - lo) or 1.0
-    with np.errstate(invalid="ignore"):
-        idx = np.floor((np.nan_to_num(v, nan=lo) - lo) / width * bins)
-    return np.clip(idx, 0, bins - 1).astype(np.int64)
 
 
 __all__ = ["RunView"]

@@ -151,3 +151,25 @@ def test_exported_lineage_html_works_offline(small_run, browser, tmp_path):
     _wait(browser, "return document.querySelector('#detail[data-id=\"12\"] #diff .diff')")
     assert "<script>window.__evo_pwned = 1</script>" in browser.find_element(By.ID, "genome").text
     assert browser.execute_script("return window.__evo_pwned === undefined")
+
+
+def test_double_clicking_a_dashed_node_fetches_its_ancestors(page):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    depth = page.find_element(By.ID, "tree-depth")
+    depth.clear()
+    depth.send_keys("1")
+    # 9 <- 4 <- (0, 1) and 9 <- 7 <- 3; depth 1 fetches 9, 4 and 7 only
+    page.execute_async_script("window.evoFocus(9).then(arguments[0])")
+    _wait(page, "return document.querySelectorAll('#tree g.node').length === 3")
+    dashed = {
+        e.get_attribute("data-id") for e in page.find_elements(By.CSS_SELECTOR, "#tree g.more")
+    }
+    assert dashed == {"4", "7"}
+    node = page.find_element(By.CSS_SELECTOR, "#tree g.node[data-id='4'] circle")
+    ActionChains(page).double_click(node).perform()
+    _wait(page, "return document.querySelectorAll('#tree g.node').length === 5")
+    dashed = {
+        e.get_attribute("data-id") for e in page.find_elements(By.CSS_SELECTOR, "#tree g.more")
+    }
+    assert dashed == {"7"}

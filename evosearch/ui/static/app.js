@@ -158,10 +158,16 @@
   }
 
   async function expand(id) {
+    if (!state.graph.nodes.has(id)) return;
     const data = await api(`lineage/${id}?dir=${state.graph.direction}&depth=${$("tree-depth").value}`);
+    const nodes = state.graph.nodes;
     for (const n of data.nodes) {
-      const old = state.graph.nodes.get(n.id);
-      state.graph.nodes.set(n.id, old && n.id !== id && n.more ? old : n);
+      const old = nodes.get(n.id);
+      // fully fetched in either request: nothing more to show
+      nodes.set(n.id, old ? { ...n, more: old.more && n.more } : n);
+    }
+    if (state.graph.direction === "ancestors") {
+      for (const n of nodes.values()) n.more = (n.parents || []).some((p) => !nodes.has(p));
     }
     drawTree();
   }
