@@ -138,7 +138,7 @@ def binned_qd_curves(cols: Columns, bins: int = 20) -> dict[str, Any] | None:
     ix = bin_index(d[rows, 0], [d[rows, 0].min(), d[rows, 0].max()], bins)
     iy = bin_index(d[rows, 1], [d[rows, 1].min(), d[rows, 1].max()], bins) if d.shape[1] > 1 else 0
     cells = bins * bins if d.shape[1] > 1 else bins
-    cell = ix * bins + iy
+    cell = ix * bins + iy if d.shape[1] > 1 else ix
     score = cols.score[rows]
     offset = float(score.min())
     gens, inv = np.unique(cols.generation[rows], return_inverse=True)

@@ -206,3 +206,25 @@ def test_map_elites_run_shows_its_archive_cells_and_qd_table(grid_run):
     assert c["qd"]["coverage"][-1] == len(holder) / 100
     early = view.heatmap(generation=0)
     assert 0 < early["filled"] <= h["filled"]
+
+
+def test_one_descriptor_gives_a_strip_and_qd_curves(tmp_path):
+    from evosearch.genomes.vector import VectorGenome
+    from evosearch.individual import FitnessResult, Individual
+    from evosearch.store import RunStore
+
+    with RunStore.create(tmp_path / "r", "name: one\n") as store:
+        inds = [
+            Individual(
+                i,
+                VectorGenome([i]),
+                generation=i // 2,
+                result=FitnessResult(score=float(i), descriptors=(i / 5,)),
+            )
+            for i in range(6)
+        ]
+        store.commit(inds, None, generation=2)
+    view = RunView(str(tmp_path / "r"))
+    qd = view.curves()["qd"]
+    assert qd["archive_size"] == [2, 4, 6] and qd["coverage"] == [0.1, 0.2, 0.3]
+    assert view.heatmap(bins=5)["filled"] == 5  # 6 individuals, the top bin holds 4 and 5
