@@ -208,7 +208,7 @@ def cmd_lineage(args: argparse.Namespace) -> int:
         text = {
             "json": lambda: json.dumps(render.to_json(lin), indent=1),
             "dot": lambda: render.to_dot(lin, collapse),
-            "html": lambda: render.to_html(lin, store),
+            "html": lambda: render.to_html(lin, store, collapse),
         }[args.format]()
         if not args.output:
             print(text)

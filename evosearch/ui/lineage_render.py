@@ -255,19 +255,27 @@ def to_json(lin: Lineage) -> dict[str, Any]:
     }
 
 
-def to_html(lin: Lineage, store: RunStore) -> str:
+def to_html(lin: Lineage, store: RunStore, collapse: int = DEFAULT_COLLAPSE) -> str:
     """A self-contained HTML page (no network): the interactive tree and node details.
 
-    Details (genome, metrics, feedback, diff to the first parent) are embedded for up to
-    ``HTML_DETAIL_LIMIT`` nodes nearest the root.
+    Long single lines of descent collapse into one node (as in the terminal tree). Details
+    (genome, metrics, feedback, diff to the first parent) are embedded for up to
+    ``HTML_DETAIL_LIMIT`` shown nodes nearest the root.
     """
     from evosearch.ui.diff import genome_diff
     from evosearch.ui.records import records
 
     data = to_json(lin)
+    hidden = chains(lin, collapse)
+    if hidden:
+        data["nodes"] = _collapsed_nodes(lin, data["nodes"], hidden)
+        data["edges"] = [
+            {"parent": p, "child": n["id"]} for n in data["nodes"] for p in n["parents"]
+        ]
     for node in data["nodes"]:
         node["score"] = _finite(node["score"])
-    near = sorted(lin.nodes, key=lambda n: (lin.distance.get(n, 0), n))[:HTML_DETAIL_LIMIT]
+    shown = [n["id"] for n in data["nodes"] if n["id"] in lin.nodes]
+    near = sorted(shown, key=lambda n: (lin.distance.get(n, 0), n))[:HTML_DETAIL_LIMIT]
     wanted = set(near)
     wanted.update(lin.nodes[n]["parents"][0] for n in near if lin.nodes[n]["parents"])
     recs = records(store, sorted(wanted))
@@ -292,6 +300,35 @@ def to_html(lin: Lineage, store: RunStore) -> str:
         .replace("/*TREE_JS*/", static.joinpath("tree.js").read_text())
         .replace("/*DATA*/", payload)
     )
+
+
+def _collapsed_nodes(
+    lin: Lineage, nodes: list[dict[str, Any]], hidden: dict[int, list[int]]
+) -> list[dict[str, Any]]:
+    """JSON nodes with each hidden run replaced by one node of id ``-(first + 1)``."""
+    skip = {n for run in hidden.values() for n in run}
+    by_id = {n["id"]: dict(n) for n in nodes if n["id"] not in skip}
+    for start, run in hidden.items():
+        after = lin.next_of(run[-1])[0]
+        sid = -(start + 1)
+        gens = [lin.nodes[n]["generation"] for n in run]
+        by_id[sid] = {
+            "id": sid,
+            "collapsed": len(run),
+            "label": chain_summary(lin, run),
+            "score": None,
+            "status": "ok",
+            "operator": "",
+            "operator_params": {},
+            "generation": min(gens),
+            "distance": lin.distance.get(run[0], 0),
+            "more": False,
+            "parents": [after] if lin.direction == "ancestors" else [start],
+        }
+        child = start if lin.direction == "ancestors" else after
+        first = run[0] if lin.direction == "ancestors" else run[-1]
+        by_id[child]["parents"] = [sid if p == first else p for p in by_id[child]["parents"]]
+    return sorted(by_id.values(), key=lambda n: n["id"])
 
 
 def _num(v: float) -> str:

@@ -110,3 +110,19 @@ def test_unknown_id_is_a_one_line_error(small_run, cli):
     res = cli("lineage", small_run, "4242")
     assert res.returncode == 2
     assert res.stderr.strip() == "evosearch: error: no individual with id 4242"
+
+
+def test_html_collapses_a_long_chain_into_one_node(chain_run, tmp_path, lineage):
+    out = tmp_path / "chain.html"
+    assert lineage(chain_run, "999", "--format", "html", "-o", out).returncode == 0
+    html = out.read_text()
+    start = html.index('id="lineage-data">') + len('id="lineage-data">')
+    data = json.loads(html[start : html.index("</script>", start)])
+    nodes = {n["id"]: n for n in data["nodes"]}
+    assert sorted(nodes) == [-1000, 0, 999]
+    assert nodes[999]["parents"] == [-1000] and nodes[-1000]["parents"] == [0]
+    assert nodes[-1000]["collapsed"] == 998
+    assert sorted(data["details"]) == ["0", "999"]
+    full = tmp_path / "full.html"
+    assert lineage(chain_run, "999", "--format", "html", "--full", "-o", full).returncode == 0
+    assert full.stat().st_size > out.stat().st_size

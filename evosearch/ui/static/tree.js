@@ -118,17 +118,18 @@
       if (id === graph.root) cls += " root";
       if (id === opts.selected) cls += " selected";
       const ng = svgEl("g", { class: cls, "data-id": id, transform: `translate(${x},${y})` });
-      ng.appendChild(svgEl("circle", { r: id === graph.root ? 9 : 7, fill: scoreColor(n.score, lo, hi) }));
+      if (n.collapsed) ng.setAttribute("class", cls + " collapsed");
+      ng.appendChild(svgEl("circle", { r: id === graph.root ? 9 : 7, fill: n.collapsed ? "#fff" : scoreColor(n.score, lo, hi) }));
       const label = svgEl("text", { x: 0, y: -11, "text-anchor": "middle" });
-      label.textContent = "#" + id;
+      label.textContent = n.collapsed ? "⋯" : "#" + id;
       ng.appendChild(label);
       const title = svgEl("title", {});
       const sc = n.score === null || n.score === undefined ? "-" : String(parseFloat(Number(n.score).toPrecision(4)));
-      title.textContent = `#${id} score ${sc} ${n.operator || ""} gen ${n.generation}` +
+      title.textContent = n.collapsed ? n.label : `#${id} score ${sc} ${n.operator || ""} gen ${n.generation}` +
         (n.status && n.status !== "ok" ? " " + n.status : "");
       ng.appendChild(title);
       const op = svgEl("text", { x: 0, y: 19, "text-anchor": "middle" });
-      op.textContent = sc;
+      op.textContent = n.collapsed ? n.collapsed + " more" : sc;
       ng.appendChild(op);
       ng.addEventListener("click", () => opts.onSelect && opts.onSelect(id));
       ng.addEventListener("dblclick", () => opts.onExpand && opts.onExpand(id));
