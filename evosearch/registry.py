@@ -302,6 +302,9 @@ BUILTIN_MODULES: list[str] = [
     "evosearch.fitness.builtin",
     "evosearch.fitness.bbob",
     "evosearch.llm.scripted",
+    "evosearch.strategies.simple",
+    "evosearch.strategies.evollm",
+    "evosearch.models.evollm_lm",
 ]
 
 _builtins_loaded = False
