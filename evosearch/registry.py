@@ -305,6 +305,8 @@ BUILTIN_MODULES: list[str] = [
     "evosearch.strategies.simple",
     "evosearch.strategies.evollm",
     "evosearch.models.evollm_lm",
+    "evosearch.llm.transformers_backend",
+    "evosearch.llm.openai_backend",
 ]
 
 _builtins_loaded = False
