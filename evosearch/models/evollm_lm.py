@@ -155,6 +155,9 @@ def train(recipe: TrainRecipe, out_dir: pathlib.Path, *, log=print) -> pathlib.P
                 f"({time.monotonic() - t0:.0f}s)")
     model.eval()
     tmp = out_dir.with_name(out_dir.name + ".tmp")
+    import shutil
+
+    shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
     tok.save_pretrained(tmp)
     (tmp / "evosearch-recipe.json").write_text(json.dumps(dataclasses.asdict(recipe), indent=1))
@@ -165,12 +168,19 @@ def train(recipe: TrainRecipe, out_dir: pathlib.Path, *, log=print) -> pathlib.P
 
 def ensure_model(recipe: TrainRecipe | None = None, *, log=print) -> pathlib.Path:
     """The cached model directory for ``recipe``, trained first if missing."""
+    import fcntl
+
     recipe = recipe or TrainRecipe()
     out = cache_root() / "models" / f"evollm-tiny-{recipe.key()}"
     if (out / "config.json").exists():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    return train(recipe, out, log=log)
+    with open(out.with_name(out.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one builder; the others wait and reuse its result
+        if (out / "config.json").exists():
+            return out
+        log(f"evollm-tiny: training the EvoLLM model (cached afterwards in {out})")
+        return train(recipe, out, log=log)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
