@@ -44,7 +44,7 @@ class TrainRecipe:
     hidden: int = 64
     layers: int = 2
     heads: int = 4
-    steps: int = 800
+    steps: int = 1200
     batch: int = 32
     lr: float = 3e-3
     threads: int = 1  # small models train fastest single-threaded on a shared CPU
@@ -61,7 +61,12 @@ def cache_root() -> pathlib.Path:
 
 
 def teacher_examples(recipe: TrainRecipe) -> list[tuple[str, str]]:
-    """(prompt, answer) pairs from CMA-ES trajectories in EvoLLM's prompt format."""
+    """(prompt, answer) pairs from CMA-ES trajectories in EvoLLM's prompt format.
+
+    The prompt shows the best ``top_k`` solutions evaluated before a teacher generation; the
+    answer is the best solution of that generation: "propose a better solution", as the
+    teacher did.
+    """
     from evosearch.fitness.bbob import get_problem
     from evosearch.individual import FitnessResult
     from evosearch.strategies.evotorch import CMAES
@@ -81,6 +86,9 @@ def teacher_examples(recipe: TrainRecipe) -> list[tuple[str, str]]:
                 )
                 xs_all, loss_all = [], []
                 for _gen in range(recipe.generations):
+                    # the prompt shows the buffer before this generation ...
+                    order = np.argsort(loss_all, kind="stable")[: recipe.top_k][::-1]
+                    shown = (np.asarray(xs_all)[order], np.asarray(loss_all)[order])
                     batch = teacher.ask()
                     told = []
                     for ind in batch:
@@ -90,12 +98,14 @@ def teacher_examples(recipe: TrainRecipe) -> list[tuple[str, str]]:
                         loss_all.append(loss)
                         told.append(ind.with_result(FitnessResult(score=-loss)))
                     teacher.tell(told)
-                    target = to_grid(np.clip(teacher.center, lo, hi), lo, hi, res)
-                    order = np.argsort(loss_all, kind="stable")[: recipe.top_k][::-1]
-                    grid = to_grid(np.asarray(xs_all)[order], lo, hi, res)
-                    losses = np.asarray(loss_all)[order]
+                    if len(order) < 2:
+                        continue
+                    # ... and the answer is the best solution the teacher found next
+                    best = told[int(np.argmax([t.score for t in told]))].genome.values
+                    target = to_grid(np.clip(best, lo, hi), lo, hi, res)
+                    grid = to_grid(shown[0], lo, hi, res)
                     for a, b in blocks(d, recipe.block_size):
-                        prompt = render_prompt(grid[:, a:b], losses, res)
+                        prompt = render_prompt(grid[:, a:b], shown[1], res)
                         pairs.append((prompt, ",".join(str(int(v)) for v in target[a:b])))
     return pairs
 
