@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from evosearch.llm.prompts import render
+from evosearch.llm.templates import render
 
 _INT = re.compile(r"-?\d+")
 
