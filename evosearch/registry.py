@@ -302,6 +302,8 @@ BUILTIN_MODULES: list[str] = [
     "evosearch.fitness.builtin",
     "evosearch.fitness.bbob",
     "evosearch.llm.scripted",
+    "evosearch.llm.transformers_backend",
+    "evosearch.llm.openai_backend",
 ]
 
 _builtins_loaded = False

@@ -50,7 +50,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     import yaml
 
     store = _open(args.run)
-    table = store.table(["status", "score", "tokens_in", "tokens_out", "cost_usd", "generation"])
+    table = store.table(
+        ["status", "score", "tokens_in", "tokens_out", "cost_usd", "generation", "operator"]
+    )
     counts = {k: 0 for k in ("ok", "failed", "timeout", "invalid")}
     for row in pc.value_counts(table["status"]).to_pylist():
         counts[row["values"]] = row["counts"]
@@ -75,17 +77,44 @@ def cmd_status(args: argparse.Namespace) -> int:
         "cost_usd": float(pc.sum(table["cost_usd"]).as_py() or 0.0),
         "updated_at": store.manifest.get("updated_at"),
     }
+    if info["tokens_in"] or info["tokens_out"] or info["cost_usd"]:
+        info["llm_by_operator"] = _llm_by_operator(table)
     if args.json:
         print(json.dumps(info, indent=1))
         return 0
     out = Console()
     grid = Table.grid(padding=(0, 2))
     for k, v in info.items():
-        if isinstance(v, dict):
+        if k == "llm_by_operator":
+            v = "; ".join(
+                f"{op}: n={t['n']} tokens={t['tokens_in']}/{t['tokens_out']} ${t['cost_usd']:.4g}"
+                for op, t in v.items()
+            )
+        elif isinstance(v, dict):
             v = ", ".join(f"{a}={b}" for a, b in v.items())
         grid.add_row(f"[bold]{k}[/]", str(v))
     out.print(grid)
     return 0
+
+
+def _llm_by_operator(table) -> dict[str, dict[str, float]]:
+    """LLM tokens and dollars per operator label (only operators that used any)."""
+    sums = table.group_by("operator").aggregate(
+        [("tokens_in", "sum"), ("tokens_out", "sum"), ("cost_usd", "sum"), ("operator", "count")]
+    )
+    out = {}
+    for row in sorted(sums.to_pylist(), key=lambda r: str(r["operator"])):
+        t_in, t_out = int(row["tokens_in_sum"] or 0), int(row["tokens_out_sum"] or 0)
+        usd = float(row["cost_usd_sum"] or 0.0)
+        if t_in or t_out or usd:
+            n = int(row["operator_count"])
+            out[str(row["operator"])] = {
+                "n": n,
+                "tokens_in": t_in,
+                "tokens_out": t_out,
+                "cost_usd": usd,
+            }
+    return out
 
 
 def cmd_top(args: argparse.Namespace) -> int:
