@@ -304,6 +304,10 @@ BUILTIN_MODULES: list[str] = [
     "evosearch.llm.scripted",
     "evosearch.llm.transformers_backend",
     "evosearch.llm.openai_backend",
+    "evosearch.operators.llm_code",
+    "evosearch.operators.llm_prompt",
+    "evosearch.fitness.code",
+    "evosearch.fitness.prompt_task",
 ]
 
 _builtins_loaded = False

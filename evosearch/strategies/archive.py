@@ -15,8 +15,8 @@ from pydantic import Field
 from evosearch import registry
 from evosearch.config import PluginConfig
 from evosearch.genomes.base import Genome
-from evosearch.individual import FitnessResult, Individual, Status
-from evosearch.operators.base import Child, VariationError
+from evosearch.individual import FitnessResult, Individual, Status, best_of
+from evosearch.operators.base import Child, VariationContext, VariationError
 from evosearch.strategies.base import Offspring, Strategy
 
 
@@ -112,14 +112,16 @@ class ArchiveStrategy(Strategy):
             params: dict[str, Any] = {}
             try:
                 if self.rng.random() < prob:
-                    children = [_as_child(c) for c in first([p.genome for p in parents], self.rng)]
+                    out = _apply(first, [p.genome for p in parents], self.rng, pool, parents)
+                    children = [_as_child(c) for c in out]
                     names.append(name)
                 else:
                     children = [Child(p.genome) for p in parents]
                 for step_name, step_prob, op in self.operators[1:]:
                     if self.rng.random() < step_prob:
                         children = [
-                            _merge(c, _as_child(op([c.genome], self.rng)[0])) for c in children
+                            _merge(c, _as_child(_apply(op, [c.genome], self.rng, pool, [])[0]))
+                            for c in children
                         ]
                         names.append(step_name)
             except VariationError as exc:
@@ -157,6 +159,34 @@ class ArchiveStrategy(Strategy):
     def _tell(self, individuals: list[Individual]) -> None:
         self.archive.add(individuals)
         self._seen.update(i.genome.fingerprint() for i in individuals)
+
+
+def _apply(
+    op: Any,
+    genomes: list[Genome],
+    rng: np.random.Generator,
+    pool: list[Individual],
+    parents: list[Individual],
+) -> list[Genome | Child]:
+    """Call an operator; those with ``uses_context`` also get a ``VariationContext``."""
+    if not getattr(op, "uses_context", False):
+        return op(genomes, rng)
+    return op(genomes, rng, context=variation_context(pool, parents, op, rng))
+
+
+def variation_context(
+    pool: list[Individual], parents: list[Individual], op: Any, rng: np.random.Generator
+) -> VariationContext:
+    """Parents plus ``op.inspirations`` valid archive members drawn without replacement.
+
+    Draws from ``rng`` only when the operator asks for inspirations and some exist, so
+    operators without context leave the random stream untouched.
+    """
+    parent_ids = {p.id for p in parents}
+    others = [i for i in pool if i.id not in parent_ids and i.result is not None and i.result.ok]
+    k = min(int(getattr(op, "inspirations", 0) or 0), len(others))
+    picks = sorted(rng.choice(len(others), size=k, replace=False).tolist()) if k else []
+    return VariationContext(tuple(parents), tuple(others[i] for i in picks), best_of(pool))
 
 
 def _as_child(value: Genome | Child) -> Child:
