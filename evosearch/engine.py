@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from evosearch import registry
+from evosearch.archives.rebuild import archive_tables
 from evosearch.config import RunConfig, dump_config, load_config
 from evosearch.executors.base import Executor, Task
 from evosearch.fitness.base import FitnessContext, FitnessSpec
@@ -313,13 +314,20 @@ class Engine:
     def _commit(self, individuals: list[Individual]) -> None:
         self.commits += 1
         counters = self.counters()
+        generation = max((i.generation for i in individuals), default=self.generation)
+        tables = archive_tables(  # drains the archive's events before the state is saved
+            getattr(self.strategy, "archive", None),
+            generation=generation,
+            evaluations=self.evaluations,
+        )
         state = {
             "version": ENGINE_STATE_VERSION,
             "strategy": self.strategy,
             "counters": counters,
         }
-        generation = max((i.generation for i in individuals), default=self.generation)
-        self.store.commit(individuals, state, generation=generation, counters=counters)
+        self.store.commit(
+            individuals, state, generation=generation, counters=counters, tables=tables
+        )
         if self._progress is not None:
             self._progress(self.progress())
 

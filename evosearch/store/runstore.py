@@ -23,7 +23,7 @@ import json
 import os
 import pathlib
 import pickle
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -157,6 +157,13 @@ class RunStore:
             listed.add(self._manifest["checkpoint"]["file"])
         if self._manifest.get("wal"):
             listed.add(self._manifest["wal"])
+        tables = self._manifest.get("tables") or {}
+        listed.update(p["file"] for parts in tables.values() for p in parts)
+        for d in self.path.glob("*/"):  # extra tables: only their own part files
+            if d.name not in ("individuals", "checkpoints"):
+                for f in [*d.glob("part-*.parquet"), *d.glob(".part-*.parquet.tmp-*")]:
+                    if f"{d.name}/{f.name}" not in listed:
+                        f.unlink(missing_ok=True)
         for sub in ("individuals", "checkpoints"):
             for f in (self.path / sub).glob("*"):
                 rel = f"{sub}/{f.name}"
@@ -177,17 +184,23 @@ class RunStore:
         *,
         generation: int,
         counters: dict[str, Any] | None = None,
+        tables: Mapping[str, pa.Table] | None = None,
     ) -> None:
         """Durably commit a batch of evaluated individuals with the state after them.
 
         Writes the part and the checkpoint under their final names, then replaces the
-        manifest (the commit point), then starts a fresh WAL.
+        manifest (the commit point), then starts a fresh WAL. ``tables`` (name → table, e.g.
+        archive membership and QD metrics) are written as ``NAME/part-SEQ.parquet`` and listed
+        under ``manifest["tables"][NAME]`` in the same commit; read them with ``extra_table``.
 
         Raises:
             StoreError: if the store is read-only or the disk refuses the write; nothing
                 already committed is touched.
         """
         self._require_writable()
+        for name in tables or {}:
+            if not name.isidentifier() or name in ("individuals", "checkpoints"):
+                raise ValueError(f"bad extra table name {name!r} (a plain name, not a core one)")
         seq = int(self._manifest["seq"]) + 1
         manifest = dict(self._manifest)
         parts = list(manifest["parts"])
@@ -210,6 +223,20 @@ class RunStore:
                         "generation": generation,
                     }
                 )
+            extra = {k: list(v) for k, v in (manifest.get("tables") or {}).items()}
+            for name, tab in (tables or {}).items():
+                (self.path / name).mkdir(exist_ok=True)
+                rel = f"{name}/part-{seq:06d}.parquet"
+                atomic_write(self.path / rel, lambda tmp, t=tab: pq.write_table(t, tmp))
+                extra.setdefault(name, []).append(
+                    {
+                        "file": rel,
+                        "rows": tab.num_rows,
+                        "bytes": (self.path / rel).stat().st_size,
+                        "sha256": sha256_file(self.path / rel),
+                        "generation": generation,
+                    }
+                )
             ckpt_rel = f"checkpoints/{seq:06d}.pkl"
             blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
             atomic_write_bytes(self.path / ckpt_rel, blob)
@@ -220,6 +247,7 @@ class RunStore:
                 parts=parts,
                 checkpoint={"file": ckpt_rel, "sha256": _sha256(blob), "generation": generation},
                 wal=None,
+                tables=extra,
                 counters=dict(counters or {}),
                 updated_at=_now(),
             )
@@ -346,6 +374,27 @@ class RunStore:
             self._table_cache = (len(parts), table)
         return table
 
+    def extra_table(self, name: str, schema_: pa.Schema | None = None) -> pa.Table:
+        """A table committed through ``commit(tables=...)``, all its parts in commit order.
+
+        Args:
+            name: The table name (e.g. ``archive``, ``qd``).
+            schema_: Schema of the empty table returned when nothing was committed yet.
+
+        Raises:
+            StoreError: if a listed part is missing or unreadable.
+        """
+        parts = (self._manifest.get("tables") or {}).get(name, [])
+        tables = []
+        for p in parts:
+            try:
+                tables.append(pq.read_table(self.path / p["file"]))
+            except (OSError, pa.ArrowException) as exc:
+                raise StoreError(f"part {p['file']} of {self.path} is unreadable ({exc})") from None
+        if not tables:
+            return (schema_ or pa.schema([])).empty_table()
+        return pa.concat_tables(tables)
+
     def individuals(self) -> list[Individual]:
         return schema.from_table(self.table())
 
@@ -368,7 +417,8 @@ class RunStore:
     def verify(self) -> list[str]:
         """Check every part against its checksum; return the problems found (empty if none)."""
         problems = []
-        for p in self._manifest["parts"]:
+        extra = [p for ps in (self._manifest.get("tables") or {}).values() for p in ps]
+        for p in [*self._manifest["parts"], *extra]:
             f = self.path / p["file"]
             if not f.exists():
                 problems.append(f"{p['file']}: missing")

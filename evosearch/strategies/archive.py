@@ -6,6 +6,7 @@ runs: which archive, selector and operators are used is configuration.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -84,6 +85,8 @@ class ArchiveStrategy(Strategy):
         )
         self._initialised = 0
         self._seen: set[str] = set()
+        self._children: Counter[int] = Counter()  # told children per parent id
+        self._next_island = 0
 
     @property
     def batch_size(self) -> int:
@@ -96,18 +99,33 @@ class ArchiveStrategy(Strategy):
         out: list[Offspring] = []
         init_size = self.params.init_size or self.batch_size
         pool = self.archive.members()
+        islands = getattr(self.archive, "islands", 1)
         if self._initialised < init_size or not pool:
             k = n if not pool else min(n, init_size - self._initialised)
-            out.extend(Offspring(g, operator="init") for g in self.init(k, self.rng))
+            for j, g in enumerate(self.init(k, self.rng)):
+                out.append(Offspring(g, operator="init", island=(self._initialised + j) % islands))
             self._initialised += k
         while len(out) < n:
-            out.extend(self._vary(pool, n - len(out)))
+            island = None
+            if islands > 1:  # round-robin over islands; parents come from that island
+                island = self._next_island % islands
+                self._next_island += 1
+            local = self.archive.members(island=island) if island is not None else pool
+            out.extend(self._vary(local or pool, n - len(out), island))
         return out[:n]
 
-    def _vary(self, pool: list[Individual], need: int) -> list[Offspring]:
+    def _select(self, pool: list[Individual], k: int) -> list[Individual]:
+        if getattr(self.selector, "uses_child_counts", False):
+            return self.selector(pool, k, self.rng, child_counts=self._children)
+        return self.selector(pool, k, self.rng)
+
+    def _vary(
+        self, pool: list[Individual], need: int, island: int | None = None
+    ) -> list[Offspring]:
         name, prob, first = self.operators[0]
         for _attempt in range(10):
-            parents = self.selector(pool, first.arity, self.rng)
+            parents = self._select(pool, first.arity)
+            home = parents[0].island if island is None else island
             names: list[str] = []
             params: dict[str, Any] = {}
             try:
@@ -125,7 +143,7 @@ class ArchiveStrategy(Strategy):
                         ]
                         names.append(step_name)
             except VariationError as exc:
-                return [self._failed(parents, name, exc)]
+                return [self._failed(parents, name, exc, home)]
             for c in children:
                 params.update(c.params)
             fresh = [c for c in children if c.genome.fingerprint() not in self._seen]
@@ -134,15 +152,17 @@ class ArchiveStrategy(Strategy):
             ids = tuple(p.id for p in parents)
             label = "+".join(names) or "copy"
             return [
-                Offspring(c.genome, ids, label, dict(c.params), parents[0].island, cost=c.cost)
+                Offspring(c.genome, ids, label, dict(c.params), home, cost=c.cost)
                 for c in (fresh if self.params.dedup else children)[:need]
             ]
         return [
-            Offspring(c.genome, tuple(p.id for p in parents), "+".join(names) or "copy")
+            Offspring(c.genome, tuple(p.id for p in parents), "+".join(names) or "copy", {}, home)
             for c in children[:need]
         ]
 
-    def _failed(self, parents: list[Individual], name: str, exc: VariationError) -> Offspring:
+    def _failed(
+        self, parents: list[Individual], name: str, exc: VariationError, island: int
+    ) -> Offspring:
         result = FitnessResult.failure(Status.INVALID, f"variation failed: {exc}").with_(
             feedback=exc.raw[:20000]
         )
@@ -151,7 +171,7 @@ class ArchiveStrategy(Strategy):
             tuple(p.id for p in parents),
             name,
             {"failed": True},
-            parents[0].island,
+            island,
             result=result,
             cost=exc.cost,
         )
@@ -159,6 +179,7 @@ class ArchiveStrategy(Strategy):
     def _tell(self, individuals: list[Individual]) -> None:
         self.archive.add(individuals)
         self._seen.update(i.genome.fingerprint() for i in individuals)
+        self._children.update(p for i in individuals for p in set(i.parent_ids))
 
 
 def _apply(
