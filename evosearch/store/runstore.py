@@ -198,6 +198,9 @@ class RunStore:
                 already committed is touched.
         """
         self._require_writable()
+        for name in tables or {}:
+            if not name.isidentifier() or name in ("individuals", "checkpoints"):
+                raise ValueError(f"bad extra table name {name!r} (a plain name, not a core one)")
         seq = int(self._manifest["seq"]) + 1
         manifest = dict(self._manifest)
         parts = list(manifest["parts"])
@@ -222,8 +225,6 @@ class RunStore:
                 )
             extra = {k: list(v) for k, v in (manifest.get("tables") or {}).items()}
             for name, tab in (tables or {}).items():
-                if not name.isidentifier() or name in ("individuals", "checkpoints"):
-                    raise ValueError(f"bad extra table name {name!r}")
                 (self.path / name).mkdir(exist_ok=True)
                 rel = f"{name}/part-{seq:06d}.parquet"
                 atomic_write(self.path / rel, lambda tmp, t=tab: pq.write_table(t, tmp))
