@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from evosearch import registry
-from evosearch.strategies.evollm_prompt import blocks, render_prompt, to_grid
+from evosearch.strategies.evollm_prompt import blocks, format_point, render_prompt, to_grid
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +33,7 @@ class TrainRecipe:
 
     functions: tuple[int, ...] = tuple(range(1, 25))
     dimensions: tuple[int, ...] = (2, 5, 10)
-    instances: tuple[int, ...] = (11, 12)
+    instances: tuple[int, ...] = (11, 12, 13)
     generations: int = 20
     popsize: int = 10
     top_k: int = 5
@@ -41,10 +41,10 @@ class TrainRecipe:
     block_size: int = 4
     low: float = -5.0
     high: float = 5.0
-    hidden: int = 64
-    layers: int = 2
+    hidden: int = 96
+    layers: int = 3
     heads: int = 4
-    steps: int = 1200
+    steps: int = 1500
     batch: int = 32
     lr: float = 3e-3
     threads: int = 1  # small models train fastest single-threaded on a shared CPU
@@ -106,7 +106,7 @@ def teacher_examples(recipe: TrainRecipe) -> list[tuple[str, str]]:
                     grid = to_grid(shown[0], lo, hi, res)
                     for a, b in blocks(d, recipe.block_size):
                         prompt = render_prompt(grid[:, a:b], shown[1], res)
-                        pairs.append((prompt, ",".join(str(int(v)) for v in target[a:b])))
+                        pairs.append((prompt, format_point(target[a:b], res)))
     return pairs
 
 

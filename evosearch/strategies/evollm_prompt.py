@@ -40,11 +40,21 @@ def fitness_labels(losses: Sequence[float]) -> list[int]:
     return np.rint(999 * (f - lo) / (hi - lo)).astype(int).tolist()
 
 
+def format_point(values: Sequence[int], resolution: int) -> str:
+    """Integers zero-padded to the width of ``resolution``, e.g. ``007,100``.
+
+    Fixed-width numbers keep digits aligned across lines, which small models copy and edit
+    far more reliably.
+    """
+    width = len(str(resolution))
+    return ",".join(f"{int(v):0{width}d}" for v in values)
+
+
 def render_prompt(grid_points: np.ndarray, losses: Sequence[float], resolution: int) -> str:
     """The prompt for one block: rows are integer solutions, already sorted worst → best."""
     labels = fitness_labels(losses)
     lines = [
-        "x=" + ",".join(str(int(v)) for v in row) + f" f={lab}"
+        "x=" + format_point(row, resolution) + f" f={lab:03d}"
         for row, lab in zip(np.atleast_2d(grid_points), labels)
     ]
     count = int(np.atleast_2d(grid_points).shape[1])

@@ -38,7 +38,7 @@ def test_prompt_lists_solutions_worst_to_best_with_scaled_losses():
     grid = np.array([[1, 2], [3, 4], [5, 6]])
     text = render_prompt(grid, [30.0, 20.0, 10.0], 100)
     lines = [ln for ln in text.splitlines() if ln.startswith("x=") and " f=" in ln]
-    assert lines == ["x=1,2 f=999", "x=3,4 f=500", "x=5,6 f=0"]
+    assert lines == ["x=001,002 f=999", "x=003,004 f=500", "x=005,006 f=000"]
     assert "(2 integers)" in text and text.rstrip().endswith("x=")
 
 
@@ -178,3 +178,7 @@ def test_random_search_and_hill_climb_improve_on_the_sphere():
     ):
         _run_generations(s, 15)
         assert s.best.score > -5.0
+
+
+def test_zero_padded_answers_parse_as_integers():
+    assert parse_answer("053,007,100", 3, 100).values.tolist() == [53, 7, 100]
