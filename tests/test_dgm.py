@@ -182,6 +182,14 @@ def test_a_full_dgm_iteration_selects_diagnoses_self_modifies_and_archives(tmp_p
     assert metrics["stage"] == 2.0 and metrics["tasks_run"] == 4.0
     assert root["score"] == 1.0
     assert root["tokens_in"] > 0 and child["tokens_out"] > 0
+    # the chain of self-modifications, each step with its score and its code diff
+    from conftest import run_cli
+
+    proc = run_cli("lineage", tmp_path / "run", "1", "--diff")
+    assert proc.returncode == 0, proc.stderr
+    assert "=== #1  score 1" in proc.stdout and "dgm.self_improve" in proc.stdout
+    assert "-def run_agent(root, task, max_steps=6," in proc.stdout
+    assert "+def run_agent(root, task, max_steps=8," in proc.stdout
 
 
 def test_staged_evaluation_stops_below_the_threshold(tmp_path):

@@ -44,6 +44,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     g.add_argument("--full", action="store_true", help="never collapse (same as --collapse 0)")
     g.add_argument("-o", "--output", help="write to this file instead of the terminal")
+    g.add_argument(
+        "--diff",
+        action="store_true",
+        help="after the tree, the chain of first parents from the root with each step's "
+        "score and its genome diff to the parent (code and prompts as text diffs)",
+    )
     g.set_defaults(func=cmd_lineage)
 
 
@@ -230,6 +236,8 @@ def cmd_lineage(args: argparse.Namespace) -> int:
         tree = render.to_rich_tree(lin, collapse)
         if not args.output:
             Console().print(tree)
+            if args.diff:
+                print(chain_diffs(store, target))
             return 0
         with open(args.output, "w", encoding="utf-8") as f:
             Console(file=f, width=200, color_system=None).print(tree)
@@ -246,6 +254,32 @@ def cmd_lineage(args: argparse.Namespace) -> int:
             f.write(text)
     print(f"wrote {args.output} ({len(lin.nodes)} individuals)")
     return 0
+
+
+def chain_diffs(store, target: int) -> str:
+    """The first-parent chain from the root to ``target``, each step with its score and diff."""
+    from evosearch.store import LineageIndex
+    from evosearch.ui.diff import diff_as_text, genome_diff
+
+    index = LineageIndex.load(store)
+    chain = [target]
+    while len(chain) < 10_000:
+        parents = index.parents_of(chain[-1])
+        if not len(parents):
+            break
+        chain.append(int(parents[0]))
+    chain.reverse()
+    lines = [f"\nchain of {len(chain)} steps from the root to #{target}:"]
+    previous = None
+    for ind_id in chain:
+        ind = store.get(ind_id)
+        score = "-" if ind.score != ind.score else f"{ind.score:.6g}"
+        lines.append(f"\n=== #{ind.id}  score {score}  {ind.operator}  gen {ind.generation}")
+        if previous is not None:
+            body = diff_as_text(genome_diff(previous.genome.to_json(), ind.genome.to_json()))
+            lines.append(body or "(no change to the genome)")
+        previous = ind
+    return "\n".join(lines)
 
 
 def _row_json(r: dict) -> dict:

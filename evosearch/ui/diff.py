@@ -122,3 +122,31 @@ def _is_numbers(x: Any) -> bool:
 
 def _nan(x: Any) -> bool:
     return isinstance(x, float) and math.isnan(x)
+
+
+def diff_as_text(entries: list[dict[str, Any]], limit: int = 200) -> str:
+    """``genome_diff`` entries as plain text (unified-diff style lines), for terminals."""
+    out: list[str] = []
+    for e in entries:
+        kind, path = e["type"], e["path"] or "genome"
+        if kind == "text":
+            out.append(f"--- {path}")
+            out.extend(f"{tag}{line}" if tag != "@" else f"@@ {line}" for tag, line in e["lines"])
+        elif kind == "vector":
+            out.append(f"~ {path}: {e['changed']} of {e['size']} changed, L2 {e['l2']:.4g}")
+        elif kind == "added":
+            out.append(f"+ {path}: {_short_json(e['new'])}")
+        elif kind == "removed":
+            out.append(f"- {path}: {_short_json(e['old'])}")
+        else:
+            out.append(f"~ {path}: {_short_json(e['old'])} -> {_short_json(e['new'])}")
+    if len(out) > limit:
+        out = out[:limit] + [f"... ({len(out) - limit} more lines)"]
+    return "\n".join(out)
+
+
+def _short_json(value: Any, limit: int = 120) -> str:
+    import json
+
+    text = json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
