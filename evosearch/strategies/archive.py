@@ -18,6 +18,7 @@ from evosearch.config import PluginConfig
 from evosearch.genomes.base import Genome
 from evosearch.individual import FitnessResult, Individual, Status
 from evosearch.operators.base import Child, VariationError
+from evosearch.operators.selection import ValidPool, valid_only
 from evosearch.strategies.base import Offspring, Strategy
 
 
@@ -98,8 +99,9 @@ class ArchiveStrategy(Strategy):
     def _ask(self, n: int) -> list[Offspring]:
         out: list[Offspring] = []
         init_size = self.params.init_size or self.batch_size
-        pool = self.archive.members()
+        pool = ValidPool(valid_only(self.archive.members()))
         islands = getattr(self.archive, "islands", 1)
+        by_island: dict[int, ValidPool] = {}
         if self._initialised < init_size or not pool:
             k = n if not pool else min(n, init_size - self._initialised)
             for j, g in enumerate(self.init(k, self.rng)):
@@ -110,7 +112,11 @@ class ArchiveStrategy(Strategy):
             if islands > 1:  # round-robin over islands; parents come from that island
                 island = self._next_island % islands
                 self._next_island += 1
-            local = self.archive.members(island=island) if island is not None else pool
+            local = pool
+            if island is not None:
+                if island not in by_island:
+                    by_island[island] = ValidPool(valid_only(self.archive.members(island=island)))
+                local = by_island[island]
             out.extend(self._vary(local or pool, n - len(out), island))
         return out[:n]
 
