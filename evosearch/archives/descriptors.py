@@ -51,13 +51,13 @@ def descriptors_of(individuals: Sequence[Individual], spec: DescriptorSpec, dims
         spec: The descriptor source.
         dims: The archive's number of descriptor dimensions.
     """
-    out = np.full((len(individuals), dims), np.nan)
     if spec.source == "evaluator":
-        for k, ind in enumerate(individuals):
-            d = ind.result.descriptors if ind.result is not None else ()
-            if len(d) == dims:
-                out[k] = d
-        return out
+        rows = [ind.result.descriptors if ind.result is not None else () for ind in individuals]
+        if all(len(d) == dims for d in rows):
+            return np.array(rows, dtype=np.float64).reshape(len(rows), dims)
+        nan = (math.nan,) * dims
+        return np.array([d if len(d) == dims else nan for d in rows], dtype=np.float64)
+    out = np.full((len(individuals), dims), np.nan)
     todo = [k for k, ind in enumerate(individuals) if not math.isnan(ind.score)]
     if todo:
         emb = embed_texts([genome_text(individuals[k].genome) for k in todo])

@@ -12,7 +12,6 @@ individuals round-robin and children the island of their parents).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Sequence
 
@@ -133,7 +132,7 @@ class Islands:
     def _collect(self, k: int) -> None:
         drain = getattr(self._subs[k], "drain_events", None)
         if drain is not None:
-            self._events.extend(dataclasses.replace(e, island=k) for e in drain())
+            self._events.extend(e._replace(island=k) for e in drain())
 
 
 def _key(ind: Individual) -> float:
