@@ -13,7 +13,7 @@ import pytest
 import yaml
 from conftest import subprocess_env
 
-from evosearch.archives.rebuild import rebuild_archive
+from evosearch.archives.rebuild import cell_layout, rebuild_archive
 from evosearch.archives.tables import ARCHIVE_SCHEMA, QD_SCHEMA
 from evosearch.config import load_config
 from evosearch.engine import Engine
@@ -134,3 +134,10 @@ def test_killed_run_rebuilds_and_resumes_to_the_uninterrupted_archive(tmp_path):
         resumed = a.load_checkpoint()["strategy"].archive
         assert snapshot(resumed) == snapshot(b.load_checkpoint()["strategy"].archive)
         assert snapshot(rebuild_archive(a, load_config(cfg))) == snapshot(resumed)
+
+
+def test_cell_layout_tells_where_cells_lie():
+    assert cell_layout(GRID) == {"kind": "grid", "dims": [8, 8], "ranges": [[-12, 12]] * 2}
+    cvt = cell_layout(ARCHIVES["islands"] | {"params": {"archive": ARCHIVES["cvt"]}})
+    assert cvt["kind"] == "cvt" and len(cvt["centroids"]) == 20
+    assert cell_layout(ARCHIVES["dgm"]) is None
