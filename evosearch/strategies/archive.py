@@ -180,6 +180,29 @@ class ArchiveStrategy(Strategy):
             cost=exc.cost,
         )
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The archive, the seen fingerprints and the child counts are functions of the
+        # committed individuals (DESIGN §5): checkpoints leave them out (pickling a large
+        # archive at every commit dominated run time) and ``restore`` rebuilds them.
+        state = self.__dict__.copy()
+        state.update(archive=None, _seen=None, _children=None)
+        return state
+
+    def restore(self, store: Any) -> None:
+        """Rebuild the archive and bookkeeping from a run's committed individuals.
+
+        Called by ``Engine.resume`` after loading a checkpoint (before any WAL replay).
+
+        Args:
+            store: The run's ``RunStore``.
+        """
+        from evosearch.archives.rebuild import rebuild_archive
+
+        self.archive = rebuild_archive(store, self.params.archive)
+        table = store.table(["fingerprint", "parent_ids"])
+        self._seen = set(table["fingerprint"].to_pylist())
+        self._children = Counter(p for ps in table["parent_ids"].to_pylist() for p in set(ps or ()))
+
     def _tell(self, individuals: list[Individual]) -> None:
         self.archive.add(individuals)
         self._seen.update(i.genome.fingerprint() for i in individuals)
