@@ -26,7 +26,9 @@ from evosearch.archives.base import EventLog
 from evosearch.archives.descriptors import DescriptorSpec, descriptors_of
 from evosearch.archives.population import AddStatus
 from evosearch.archives.tables import Event, MembershipEvent, QDStats
-from evosearch.individual import Individual
+from evosearch.individual import Individual, Status
+
+OK = Status.OK
 
 
 class CellArchive(EventLog):
@@ -53,8 +55,12 @@ class CellArchive(EventLog):
         n = len(individuals)
         if n == 0:
             return []
-        scores = np.fromiter((i.score for i in individuals), dtype=np.float64, count=n)
-        desc = descriptors_of(individuals, self.descriptors, self._dims)
+        results = [i.result for i in individuals]
+        scores = np.array(
+            [r.score if r is not None and r.status is OK else math.nan for r in results],
+            dtype=np.float64,
+        )
+        desc = descriptors_of(individuals, self.descriptors, self._dims, results=results)
         ok = ~np.isnan(scores) & np.isfinite(desc).all(axis=1)
         statuses = [AddStatus.NOT_ADDED] * n
         if not ok.any():

@@ -43,16 +43,25 @@ class DescriptorSpec(pydantic.BaseModel):
     scale: float = pydantic.Field(default=1.0, gt=0)
 
 
-def descriptors_of(individuals: Sequence[Individual], spec: DescriptorSpec, dims: int):
+def descriptors_of(
+    individuals: Sequence[Individual],
+    spec: DescriptorSpec,
+    dims: int,
+    *,
+    results: Sequence[Any] | None = None,
+):
     """An ``(n, dims)`` float array; rows are NaN where an individual has no valid descriptor.
 
     Args:
         individuals: Evaluated individuals.
         spec: The descriptor source.
         dims: The archive's number of descriptor dimensions.
+        results: ``[i.result for i in individuals]`` when the caller has it already.
     """
     if spec.source == "evaluator":
-        rows = [ind.result.descriptors if ind.result is not None else () for ind in individuals]
+        if results is None:
+            results = [ind.result for ind in individuals]
+        rows = [r.descriptors if r is not None else () for r in results]
         if all(len(d) == dims for d in rows):
             return np.array(rows, dtype=np.float64).reshape(len(rows), dims)
         nan = (math.nan,) * dims
