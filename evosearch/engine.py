@@ -27,6 +27,7 @@ from evosearch.config import RunConfig, dump_config, load_config
 from evosearch.executors.base import Executor, Task
 from evosearch.fitness.base import FitnessContext, FitnessSpec
 from evosearch.individual import Individual, best_of
+from evosearch.llm import base as llm_base
 from evosearch.store.runstore import RunStore
 from evosearch.strategies.base import Strategy
 
@@ -121,6 +122,7 @@ class Engine:
         self._scratch = tempfile.mkdtemp(prefix="evosearch-scratch-")
         self._device = _default_device(config.fitness.params)
         self.stopped_by = ""
+        llm_base.set_cache_dir(store.path)  # LLM answers are cached in the run directory
 
     # ---------------------------------------------------------------- construction
     @classmethod
@@ -402,6 +404,8 @@ class Engine:
         with contextlib.suppress(Exception):
             self.executor.close()
         self.store.close()
+        if llm_base.get_cache_dir() == self.store.path:
+            llm_base.set_cache_dir(None)
         shutil.rmtree(self._scratch, ignore_errors=True)
 
 

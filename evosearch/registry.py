@@ -308,6 +308,15 @@ BUILTIN_MODULES: list[str] = [
     "evosearch.fitness.bbob",
     "evosearch.fitness.arm",
     "evosearch.llm.scripted",
+    "evosearch.strategies.simple",
+    "evosearch.strategies.evollm",
+    "evosearch.models.evollm_lm",
+    "evosearch.llm.transformers_backend",
+    "evosearch.llm.openai_backend",
+    "evosearch.operators.llm_code",
+    "evosearch.operators.llm_prompt",
+    "evosearch.fitness.code",
+    "evosearch.fitness.prompt_task",
 ]
 
 _builtins_loaded = False

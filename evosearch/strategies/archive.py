@@ -16,8 +16,8 @@ from pydantic import Field
 from evosearch import registry
 from evosearch.config import PluginConfig
 from evosearch.genomes.base import Genome
-from evosearch.individual import FitnessResult, Individual, Status
-from evosearch.operators.base import Child, VariationError
+from evosearch.individual import FitnessResult, Individual, Status, best_of
+from evosearch.operators.base import Child, VariationContext, VariationError
 from evosearch.operators.selection import ValidPool, valid_only
 from evosearch.strategies.base import Offspring, Strategy
 
@@ -41,6 +41,12 @@ class ArchiveParams(pydantic.BaseModel):
             the rest are applied to each child in turn.
         archive: Where evaluated individuals go (``population`` = μ+λ truncation).
         dedup: Skip children whose fingerprint the archive already holds (up to 10 retries).
+        parallel_variations: Variations run at once on threads, so LLM operators keep an
+            HTTP backend's ``concurrency`` busy. Each child then draws from its own generator
+            spawned from the strategy's, so runs stay reproducible; 1 (the default) keeps
+            the sequential random stream. Asked for fewer children than this (steady-state
+            mode asks for one at a time), the strategy still makes this many at once and
+            hands out the rest on the next asks (they are part of its checkpointed state).
     """
 
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
@@ -52,6 +58,7 @@ class ArchiveParams(pydantic.BaseModel):
     operators: list[OperatorStep] = Field(min_length=1)
     archive: PluginConfig = PluginConfig(name="population")
     dedup: bool = False
+    parallel_variations: int = Field(default=1, ge=1)
 
 
 @registry.strategies.register("archive")
@@ -107,6 +114,13 @@ class ArchiveStrategy(Strategy):
             for j, g in enumerate(self.init(k, self.rng)):
                 out.append(Offspring(g, operator="init", island=(self._initialised + j) % islands))
             self._initialised += k
+        need, workers = n - len(out), self.params.parallel_variations
+        if need and workers > 1 and pool:
+            ready = self.__dict__.setdefault("_ready", [])  # children made ahead
+            if len(ready) < need:  # steady state asks one at a time: make `workers` at once
+                ready.extend(self._vary_parallel(pool, max(need - len(ready), workers)))
+            out.extend(ready[:need])
+            del ready[:need]
         while len(out) < n:
             island = None
             if islands > 1:  # round-robin over islands; parents come from that island
@@ -119,6 +133,21 @@ class ArchiveStrategy(Strategy):
                 local = by_island[island]
             out.extend(self._vary(local or pool, n - len(out), island))
         return out[:n]
+
+    def _vary_parallel(self, pool: list[Individual], need: int) -> list[Offspring]:
+        """``need`` single-child variations on threads, each with its own spawned generator."""
+        import concurrent.futures
+
+        def one(rng: np.random.Generator) -> list[Offspring]:
+            # A shallow copy that shares archive and operators; only the generator differs.
+            # (Not copy.copy: that goes through __getstate__, which leaves the archive out.)
+            worker = object.__new__(type(self))
+            worker.__dict__.update(self.__dict__, rng=rng)
+            return worker._vary(pool, 1, None)
+
+        workers = min(need, self.params.parallel_variations)
+        with concurrent.futures.ThreadPoolExecutor(workers) as ex:
+            return [o for outs in ex.map(one, self.rng.spawn(need)) for o in outs]
 
     def _select(self, pool: list[Individual], k: int) -> list[Individual]:
         if getattr(self.selector, "uses_child_counts", False):
@@ -136,14 +165,16 @@ class ArchiveStrategy(Strategy):
             params: dict[str, Any] = {}
             try:
                 if self.rng.random() < prob:
-                    children = [_as_child(c) for c in first([p.genome for p in parents], self.rng)]
+                    out = _apply(first, [p.genome for p in parents], self.rng, pool, parents)
+                    children = [_as_child(c) for c in out]
                     names.append(name)
                 else:
                     children = [Child(p.genome) for p in parents]
                 for step_name, step_prob, op in self.operators[1:]:
                     if self.rng.random() < step_prob:
                         children = [
-                            _merge(c, _as_child(op([c.genome], self.rng)[0])) for c in children
+                            _merge(c, _as_child(_apply(op, [c.genome], self.rng, pool, [])[0]))
+                            for c in children
                         ]
                         names.append(step_name)
             except VariationError as exc:
@@ -207,6 +238,34 @@ class ArchiveStrategy(Strategy):
         self.archive.add(individuals)
         self._seen.update(i.genome.fingerprint() for i in individuals)
         self._children.update(p for i in individuals for p in set(i.parent_ids))
+
+
+def _apply(
+    op: Any,
+    genomes: list[Genome],
+    rng: np.random.Generator,
+    pool: list[Individual],
+    parents: list[Individual],
+) -> list[Genome | Child]:
+    """Call an operator; those with ``uses_context`` also get a ``VariationContext``."""
+    if not getattr(op, "uses_context", False):
+        return op(genomes, rng)
+    return op(genomes, rng, context=variation_context(pool, parents, op, rng))
+
+
+def variation_context(
+    pool: list[Individual], parents: list[Individual], op: Any, rng: np.random.Generator
+) -> VariationContext:
+    """Parents plus ``op.inspirations`` valid archive members drawn without replacement.
+
+    Draws from ``rng`` only when the operator asks for inspirations and some exist, so
+    operators without context leave the random stream untouched.
+    """
+    parent_ids = {p.id for p in parents}
+    others = [i for i in pool if i.id not in parent_ids and i.result is not None and i.result.ok]
+    k = min(int(getattr(op, "inspirations", 0) or 0), len(others))
+    picks = sorted(rng.choice(len(others), size=k, replace=False).tolist()) if k else []
+    return VariationContext(tuple(parents), tuple(others[i] for i in picks), best_of(pool))
 
 
 def _as_child(value: Genome | Child) -> Child:
