@@ -317,6 +317,8 @@ BUILTIN_MODULES: list[str] = [
     "evosearch.operators.llm_prompt",
     "evosearch.fitness.code",
     "evosearch.fitness.prompt_task",
+    "evosearch.fitness.dgm",
+    "evosearch.operators.dgm",
 ]
 
 _builtins_loaded = False

@@ -86,6 +86,7 @@ class SandboxResult:
     seconds: float
     timed_out: bool
     isolation: dict[str, str]
+    workdir: str = ""  # set when the run was asked to keep its work dir
 
     def describe_isolation(self) -> str:
         return ", ".join(f"{k}: {v}" for k, v in self.isolation.items())
@@ -146,6 +147,7 @@ def run_sandboxed(
     *,
     env: Mapping[str, str] | None = None,
     keep_dir: bool = False,
+    pass_fds: tuple[int, ...] = (),
 ) -> SandboxResult:
     """Write ``files`` into a fresh work dir and run ``argv`` there, contained.
 
@@ -155,7 +157,9 @@ def run_sandboxed(
         limits: Resource and time limits.
         env: Extra environment variables (on top of the scrubbed allowlist); ``{workdir}``
             in a value is replaced by the work dir.
-        keep_dir: Leave the work dir in place (debugging).
+        keep_dir: Leave the work dir in place and return its path in ``workdir`` (the
+            caller removes its parent when done).
+        pass_fds: Extra file descriptors the code inherits (e.g. the pipes of an LLM proxy).
 
     Returns:
         The outcome; never raises for anything the code does.
@@ -215,7 +219,7 @@ def run_sandboxed(
             stdout=out,
             stderr=err,
             start_new_session=True,
-            pass_fds=(write_fd,),
+            pass_fds=(write_fd, *pass_fds),
         )
         os.close(write_fd)
         try:
@@ -234,6 +238,7 @@ def run_sandboxed(
         seconds=seconds,
         timed_out=timed_out,
         isolation=isolation,
+        workdir=str(work) if keep_dir else "",
     )
     if not keep_dir:
         shutil.rmtree(root, ignore_errors=True)
