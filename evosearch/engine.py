@@ -173,6 +173,8 @@ class Engine:
             else:
                 strategy = state["strategy"]
                 counters = state["counters"]
+                if hasattr(strategy, "restore"):  # state rebuilt from the stored individuals
+                    strategy.restore(store)
             strategy.drop_pending()
             engine = cls(config, store, strategy, counters=counters)
         except BaseException:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-
 import numpy as np
 import pytest
 from archive_helpers import ind
@@ -17,24 +14,9 @@ from evosearch.archives.descriptors import (
     project,
 )
 from evosearch.archives.grid import GridArchive
+from evosearch.genomes.code import CodeGenome
+from evosearch.genomes.text import TextGenome
 from evosearch.individual import FitnessResult, Individual
-
-
-@dataclasses.dataclass(frozen=True)
-class Prompt:
-    """A minimal text genome (the real ones live in evosearch.genomes)."""
-
-    text: str
-    kind = "test.prompt"
-
-    def to_json(self):
-        return {"text": self.text}
-
-    def fingerprint(self) -> str:
-        return hashlib.sha256(self.text.encode()).hexdigest()
-
-    def summary(self) -> str:
-        return self.text[:40]
 
 
 def test_evaluator_descriptors_of_the_wrong_length_are_nan():
@@ -52,13 +34,15 @@ def test_random_projection_is_fixed_by_the_seed_and_bounded():
 
 
 def test_genome_text_of_prompts_code_and_other_genomes():
-    assert genome_text(Prompt("hi")) == "hi"
+    assert genome_text(TextGenome("hi")) == "hi"
+    code = CodeGenome({"b.py": "B", "main.py": "A"}, "main.py:run")
+    assert genome_text(code) == "# b.py\nB\n# main.py\nA"
 
-    class Code:
+    class Other:
         def to_json(self):
-            return {"files": {"b.py": "B", "a.py": "A"}, "entry": "a.py"}
+            return [1, 2]
 
-    assert genome_text(Code()) == "# a.py\nA\n# b.py\nB"
+    assert genome_text(Other()) == "[1, 2]"
 
 
 def test_embedding_descriptors_place_similar_texts_close():
@@ -69,7 +53,7 @@ def test_embedding_descriptors_place_similar_texts_close():
     assert e[0] @ e[1] > e[0] @ e[2] + 0.3
     spec = DescriptorSpec(source="embedding", seed=0, scale=4.0)
     inds = [
-        Individual(id=i, genome=Prompt(t), result=FitnessResult(score=1.0))
+        Individual(id=i, genome=TextGenome(t), result=FitnessResult(score=1.0))
         for i, t in enumerate(texts)
     ]
     d = descriptors_of(inds, spec, 2)

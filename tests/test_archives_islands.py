@@ -101,3 +101,18 @@ def test_archive_strategy_spreads_init_and_keeps_children_on_their_island():
     for k in kids:
         assert all(home[p] == k.island for p in k.parent_ids)
     assert {k.island for k in kids} == {0, 1, 2}
+
+
+def test_batching_does_not_change_the_islands():
+    batch = [
+        ind(i, float((i * 7) % 11), island=i % 3, generation=i // 6, genome=(float(i % 5),))
+        for i in range(30)
+    ]
+    whole, single = islands(size=4), islands(size=4)
+    s1 = whole.add(batch)
+    s2 = [s for b in batch for s in single.add([b])]
+    assert s1 == s2 and whole.migrations == single.migrations == 2
+    for k in range(3):
+        assert ids(whole, k) == ids(single, k)
+    key = sorted((e.island, e.individual_id, str(e.event)) for e in whole.drain_events())
+    assert key == sorted((e.island, e.individual_id, str(e.event)) for e in single.drain_events())

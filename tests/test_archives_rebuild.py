@@ -13,7 +13,7 @@ import pytest
 import yaml
 from conftest import subprocess_env
 
-from evosearch.archives.rebuild import rebuild_archive
+from evosearch.archives.rebuild import cell_layout, rebuild_archive
 from evosearch.archives.tables import ARCHIVE_SCHEMA, QD_SCHEMA
 from evosearch.config import load_config
 from evosearch.engine import Engine
@@ -75,9 +75,11 @@ def members_from_events(store: RunStore) -> set[tuple[int, int]]:
 @pytest.mark.parametrize("name", sorted(ARCHIVES))
 def test_rebuilt_archive_equals_the_live_one_and_the_tables(tmp_path, name):
     cfg = arm_config(ARCHIVES[name])
-    Engine.create(cfg, tmp_path / "run").run()
+    engine = Engine.create(cfg, tmp_path / "run")
+    engine.run()
+    live = engine.strategy.archive
     with RunStore.open(tmp_path / "run") as store:
-        live = store.load_checkpoint()["strategy"].archive
+        assert store.load_checkpoint()["strategy"].archive is None  # rebuilt on resume
         rebuilt = rebuild_archive(store, load_config(cfg))
         assert snapshot(rebuilt) == snapshot(live)
         islands = getattr(live, "islands", 1)
@@ -119,18 +121,49 @@ def test_killed_run_rebuilds_and_resumes_to_the_uninterrupted_archive(tmp_path):
         proc.wait()
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
 
-    with RunStore.open(killed) as store:  # the archive at the kill, as checkpointed
-        before = store.load_checkpoint()["strategy"].archive
+    with RunStore.open(killed) as store:  # the archive at the kill, as the killed run wrote it
         committed = store.manifest["checkpoint"]["generation"] + 1
-        assert snapshot(rebuild_archive(store, load_config(cfg))) == snapshot(before)
+        rebuilt = rebuild_archive(store, load_config(cfg))
+        assert members_from_events(store) == {
+            (k, m.id) for k in range(3) for m in rebuilt.members(island=k)
+        }
+        last = store.extra_table("qd").to_pylist()[-1]
+        assert (last["archive_size"], last["qd_score"], last["best_id"]) == (
+            rebuilt.stats().archive_size,
+            rebuilt.stats().qd_score,
+            rebuilt.stats().best_id,
+        )
 
     target = committed + 3
-    Engine.resume(killed, budget_overrides=[f"budget.generations={target}"]).run()
-    Engine.create(arm_config(ARCHIVES["islands"], target), tmp_path / "straight").run()
+    resumed = Engine.resume(killed, budget_overrides=[f"budget.generations={target}"])
+    assert snapshot(resumed.strategy.archive) == snapshot(rebuilt)  # resume rebuilt it
+    resumed.run()
+    straight = Engine.create(arm_config(ARCHIVES["islands"], target), tmp_path / "straight")
+    straight.run()
+    assert snapshot(resumed.strategy.archive) == snapshot(straight.strategy.archive)
     with RunStore.open(killed) as a, RunStore.open(tmp_path / "straight") as b:
         assert a.table(["id", "score", "island"]).equals(b.table(["id", "score", "island"]))
         assert a.extra_table("archive").equals(b.extra_table("archive"))
         assert a.extra_table("qd").equals(b.extra_table("qd"))
-        resumed = a.load_checkpoint()["strategy"].archive
-        assert snapshot(resumed) == snapshot(b.load_checkpoint()["strategy"].archive)
-        assert snapshot(rebuild_archive(a, load_config(cfg))) == snapshot(resumed)
+        assert snapshot(rebuild_archive(a, load_config(cfg))) == snapshot(straight.strategy.archive)
+
+
+def test_cell_layout_tells_where_cells_lie():
+    assert cell_layout(GRID) == {"kind": "grid", "dims": [8, 8], "ranges": [[-12, 12]] * 2}
+    cvt = cell_layout(ARCHIVES["islands"] | {"params": {"archive": ARCHIVES["cvt"]}})
+    assert cvt["kind"] == "cvt" and len(cvt["centroids"]) == 20
+    assert cell_layout(ARCHIVES["dgm"]) is None
+
+
+def test_steady_state_runs_persist_membership_and_rebuild(tmp_path):
+    cfg = arm_config(ARCHIVES["grid"], generations=4) | {
+        "mode": "steady_state",
+        "store": {"commit_every": 7},
+    }
+    engine = Engine.create(cfg, tmp_path / "run")
+    engine.run()
+    live = engine.strategy.archive
+    with RunStore.open(tmp_path / "run") as store:
+        assert snapshot(rebuild_archive(store, load_config(cfg))) == snapshot(live)
+        assert members_from_events(store) == {(0, m.id) for m in live.members()}
+        assert store.extra_table("qd")["evaluations"].to_pylist()[-1] == 40

@@ -25,8 +25,10 @@ import numpy as np
 from evosearch.archives.base import EventLog
 from evosearch.archives.descriptors import DescriptorSpec, descriptors_of
 from evosearch.archives.population import AddStatus
-from evosearch.archives.tables import Event, QDStats
-from evosearch.individual import Individual
+from evosearch.archives.tables import Event, MembershipEvent, QDStats
+from evosearch.individual import Individual, Status
+
+OK = Status.OK
 
 
 class CellArchive(EventLog):
@@ -53,8 +55,12 @@ class CellArchive(EventLog):
         n = len(individuals)
         if n == 0:
             return []
-        scores = np.array([i.score for i in individuals], dtype=np.float64)
-        desc = descriptors_of(individuals, self.descriptors, self._dims)
+        results = [i.result for i in individuals]
+        scores = np.array(
+            [r.score if r is not None and r.status is OK else math.nan for r in results],
+            dtype=np.float64,
+        )
+        desc = descriptors_of(individuals, self.descriptors, self._dims, results=results)
         ok = ~np.isnan(scores) & np.isfinite(desc).all(axis=1)
         statuses = [AddStatus.NOT_ADDED] * n
         if not ok.any():
@@ -63,18 +69,19 @@ class CellArchive(EventLog):
         cells = np.asarray(self._ribs.index_of(desc[idx]), dtype=np.int64)
         accepted = _accepted(cells, scores[idx], self._score)
         winners: dict[int, int] = {}  # cell -> position in individuals of its new elite
-        for j in np.flatnonzero(accepted):
-            pos, cell = int(idx[j]), int(cells[j])
+        log, holder = self._events.append, self._holder
+        acc = np.flatnonzero(accepted)
+        for pos, cell, score in zip(idx[acc].tolist(), cells[acc].tolist(), scores[idx[acc]]):
             ind = individuals[pos]
             prev = winners.get(cell)
-            prev_id = individuals[prev].id if prev is not None else int(self._holder[cell])
+            prev_id = individuals[prev].id if prev is not None else int(holder[cell])
             if prev_id < 0:
-                self._log(ind, Event.NEW, cell=cell)
+                log(MembershipEvent(ind.id, Event.NEW, cell, 0, None, score))
                 statuses[pos] = AddStatus.NEW
             else:
-                self._log(ind, Event.IMPROVED, cell=cell, other=prev_id)
+                log(MembershipEvent(ind.id, Event.IMPROVED, cell, 0, prev_id, score))
                 old = individuals[prev] if prev is not None else self._members[prev_id]
-                self._log(old, Event.EVICTED, cell=cell, other=ind.id)
+                log(MembershipEvent(prev_id, Event.EVICTED, cell, 0, ind.id, old.score))
                 statuses[pos] = AddStatus.IMPROVED
             winners[cell] = pos
         if winners:

@@ -43,21 +43,30 @@ class DescriptorSpec(pydantic.BaseModel):
     scale: float = pydantic.Field(default=1.0, gt=0)
 
 
-def descriptors_of(individuals: Sequence[Individual], spec: DescriptorSpec, dims: int):
+def descriptors_of(
+    individuals: Sequence[Individual],
+    spec: DescriptorSpec,
+    dims: int,
+    *,
+    results: Sequence[Any] | None = None,
+):
     """An ``(n, dims)`` float array; rows are NaN where an individual has no valid descriptor.
 
     Args:
         individuals: Evaluated individuals.
         spec: The descriptor source.
         dims: The archive's number of descriptor dimensions.
+        results: ``[i.result for i in individuals]`` when the caller has it already.
     """
-    out = np.full((len(individuals), dims), np.nan)
     if spec.source == "evaluator":
-        for k, ind in enumerate(individuals):
-            d = ind.result.descriptors if ind.result is not None else ()
-            if len(d) == dims:
-                out[k] = d
-        return out
+        if results is None:
+            results = [ind.result for ind in individuals]
+        rows = [r.descriptors if r is not None else () for r in results]
+        if all(len(d) == dims for d in rows):
+            return np.array(rows, dtype=np.float64).reshape(len(rows), dims)
+        nan = (math.nan,) * dims
+        return np.array([d if len(d) == dims else nan for d in rows], dtype=np.float64)
+    out = np.full((len(individuals), dims), np.nan)
     todo = [k for k, ind in enumerate(individuals) if not math.isnan(ind.score)]
     if todo:
         emb = embed_texts([genome_text(individuals[k].genome) for k in todo])

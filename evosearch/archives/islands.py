@@ -7,12 +7,14 @@ before any is inserted. Migration happens when the first individual of generatio
 ``k · migrate_every`` (k ≥ 1) is added, so it depends only on the ordered individuals.
 
 Individuals go to the sub-archive of their ``island`` (``ArchiveStrategy`` assigns initial
-individuals round-robin and children the island of their parents).
+individuals round-robin and children the island of their parents). Between two migrations,
+each island's individuals are inserted in one ``add`` (order kept within the island; islands
+are independent, so the state is the same as one by one; membership events come grouped by
+island).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Sequence
 
@@ -58,17 +60,29 @@ class Islands:
 
     def add(self, individuals: Sequence[Individual]) -> list[AddStatus]:
         """Insert each individual into its island's sub-archive (migrating first when due)."""
-        statuses: list[AddStatus] = []
-        for ind in individuals:
+        statuses: list[AddStatus] = [AddStatus.NOT_ADDED] * len(individuals)
+        start = 0
+        for j, ind in enumerate(individuals):
             if ind.generation >= self._next_migration:
+                self._add_segment(individuals, range(start, j), statuses)
+                start = j
                 self.migrate()
                 self._next_migration = (ind.generation // self.migrate_every + 1) * (
                     self.migrate_every
                 )
-            k = ind.island % self.islands
-            statuses.extend(self._subs[k].add([ind]))
-            self._collect(k)
+        self._add_segment(individuals, range(start, len(individuals)), statuses)
         return statuses
+
+    def _add_segment(self, individuals, positions: range, statuses: list[AddStatus]) -> None:
+        """Insert individuals between two migrations: one ``add`` per island, in order."""
+        groups: dict[int, list[int]] = {}
+        for p in positions:
+            groups.setdefault(individuals[p].island % self.islands, []).append(p)
+        for k in sorted(groups):
+            group = groups[k]
+            for p, st in zip(group, self._subs[k].add([individuals[p] for p in group])):
+                statuses[p] = st
+            self._collect(k)
 
     def migrate(self) -> int:
         """Ring migration now; returns the number of migrants inserted."""
@@ -133,7 +147,7 @@ class Islands:
     def _collect(self, k: int) -> None:
         drain = getattr(self._subs[k], "drain_events", None)
         if drain is not None:
-            self._events.extend(dataclasses.replace(e, island=k) for e in drain())
+            self._events.extend(e._replace(island=k) for e in drain())
 
 
 def _key(ind: Individual) -> float:

@@ -77,3 +77,25 @@ def archive_tables(archive: Any, *, generation: int, evaluations: int) -> dict[s
         ARCHIVE_TABLE: events_table(events, generation),
         QD_TABLE: qd_table(stats, generation=generation, evaluations=evaluations),
     }
+
+
+def cell_layout(config: RunConfig | PluginConfig | dict[str, Any]) -> dict[str, Any] | None:
+    """Where the cells of a run's archive lie, for heat-maps (None without cells).
+
+    Returns:
+        ``{"kind": "grid", "dims": [...], "ranges": [[lo, hi], ...]}`` (cell ``c`` is the
+        row-major flat index over ``dims``), or ``{"kind": "cvt", "ranges": ...,
+        "centroids": [[...], ...]}`` (cell ``c`` is centroid ``c``). Islands of cell
+        archives have the layout of one island.
+    """
+    cfg = archive_config(config)
+    if cfg.name == "islands":
+        inner = cfg.params.get("archive") or {"name": "population"}
+        return cell_layout(PluginConfig.model_validate(inner))
+    if cfg.name not in ("grid", "cvt"):
+        return None
+    archive = build_archive(cfg)
+    ranges = [[float(lo), float(hi)] for lo, hi in archive.ranges]
+    if cfg.name == "grid":
+        return {"kind": "grid", "dims": list(archive.dims), "ranges": ranges}
+    return {"kind": "cvt", "ranges": ranges, "centroids": archive.centroids.tolist()}

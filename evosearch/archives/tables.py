@@ -22,6 +22,7 @@ import enum
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import pyarrow as pa
 
@@ -67,8 +68,7 @@ QD_SCHEMA = pa.schema(
 )
 
 
-@dataclass(frozen=True)
-class MembershipEvent:
+class MembershipEvent(NamedTuple):
     """One row of the archive table (before the generation is stamped)."""
 
     individual_id: int

@@ -18,6 +18,7 @@ from evosearch.config import PluginConfig
 from evosearch.genomes.base import Genome
 from evosearch.individual import FitnessResult, Individual, Status, best_of
 from evosearch.operators.base import Child, VariationContext, VariationError
+from evosearch.operators.selection import ValidPool, valid_only
 from evosearch.strategies.base import Offspring, Strategy
 
 
@@ -105,8 +106,9 @@ class ArchiveStrategy(Strategy):
     def _ask(self, n: int) -> list[Offspring]:
         out: list[Offspring] = []
         init_size = self.params.init_size or self.batch_size
-        pool = self.archive.members()
+        pool = ValidPool(valid_only(self.archive.members()))
         islands = getattr(self.archive, "islands", 1)
+        by_island: dict[int, ValidPool] = {}
         if self._initialised < init_size or not pool:
             k = n if not pool else min(n, init_size - self._initialised)
             for j, g in enumerate(self.init(k, self.rng)):
@@ -124,18 +126,23 @@ class ArchiveStrategy(Strategy):
             if islands > 1:  # round-robin over islands; parents come from that island
                 island = self._next_island % islands
                 self._next_island += 1
-            local = self.archive.members(island=island) if island is not None else pool
+            local = pool
+            if island is not None:
+                if island not in by_island:
+                    by_island[island] = ValidPool(valid_only(self.archive.members(island=island)))
+                local = by_island[island]
             out.extend(self._vary(local or pool, n - len(out), island))
         return out[:n]
 
     def _vary_parallel(self, pool: list[Individual], need: int) -> list[Offspring]:
         """``need`` single-child variations on threads, each with its own spawned generator."""
         import concurrent.futures
-        import copy
 
         def one(rng: np.random.Generator) -> list[Offspring]:
-            worker = copy.copy(self)  # shares archive and operators; only the generator differs
-            worker.rng = rng
+            # A shallow copy that shares archive and operators; only the generator differs.
+            # (Not copy.copy: that goes through __getstate__, which leaves the archive out.)
+            worker = object.__new__(type(self))
+            worker.__dict__.update(self.__dict__, rng=rng)
             return worker._vary(pool, 1, None)
 
         workers = min(need, self.params.parallel_variations)
@@ -203,6 +210,29 @@ class ArchiveStrategy(Strategy):
             result=result,
             cost=exc.cost,
         )
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The archive, the seen fingerprints and the child counts are functions of the
+        # committed individuals (DESIGN §5): checkpoints leave them out (pickling a large
+        # archive at every commit dominated run time) and ``restore`` rebuilds them.
+        state = self.__dict__.copy()
+        state.update(archive=None, _seen=None, _children=None)
+        return state
+
+    def restore(self, store: Any) -> None:
+        """Rebuild the archive and bookkeeping from a run's committed individuals.
+
+        Called by ``Engine.resume`` after loading a checkpoint (before any WAL replay).
+
+        Args:
+            store: The run's ``RunStore``.
+        """
+        from evosearch.archives.rebuild import rebuild_archive
+
+        self.archive = rebuild_archive(store, self.params.archive)
+        table = store.table(["fingerprint", "parent_ids"])
+        self._seen = set(table["fingerprint"].to_pylist())
+        self._children = Counter(p for ps in table["parent_ids"].to_pylist() for p in set(ps or ()))
 
     def _tell(self, individuals: list[Individual]) -> None:
         self.archive.add(individuals)
