@@ -38,9 +38,14 @@ def resource_key(spec: FitnessSpec, ctx: FitnessContext) -> tuple[str, str, str,
     return (spec.ref, spec.version, params, ctx.device)
 
 
+_setups: dict[str, Any] = {}
+
+
 def setup_of(spec: FitnessSpec):
-    """The ``setup`` callable declared for the spec's fitness, or None."""
-    return registry.fitnesses.get(spec.ref).meta.get("setup")
+    """The ``setup`` callable declared for the spec's fitness, or None (looked up once)."""
+    if spec.ref not in _setups:
+        _setups[spec.ref] = registry.fitnesses.get(spec.ref).meta.get("setup")
+    return _setups[spec.ref]
 
 
 def get_resource(spec: FitnessSpec, ctx: FitnessContext) -> Any:
