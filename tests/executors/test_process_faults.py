@@ -18,11 +18,17 @@ def evaluate(ex, s, n):
     return ex.evaluate(s, genomes, ctxs)
 
 
-def test_a_worker_killed_mid_evaluation_is_retried_and_the_batch_completes(tmp_path):
-    ex = ProcessExecutor(workers=2, retries=2)
-    results = evaluate(ex, spec("fault_fitness:crash_once", marker_dir=str(tmp_path)), 3)
-    assert [r.status for r in results] == [Status.OK] * 3
-    assert [r.score for r in results] == [-1.0, -2.0, -5.0]
+def test_a_worker_killed_mid_evaluation_is_retried_in_a_new_worker(tmp_path):
+    ex = ProcessExecutor(workers=2, retries=1)
+    (result,) = evaluate(ex, spec("fault_fitness:crash_once", marker_dir=str(tmp_path)), 1)
+    assert result.status is Status.OK and result.score == -1.0
+    assert (tmp_path / "0-7").exists()  # the first attempt did run, and died
+
+
+def test_a_worker_that_always_dies_is_a_failed_result_after_its_retries():
+    ex = ProcessExecutor(workers=2, retries=1)
+    (result,) = evaluate(ex, spec("fault_fitness:crash_always"), 1)
+    assert result.status is Status.FAILED and "worker process died" in result.error
 
 
 def test_a_hang_that_ignores_the_soft_limit_is_killed_and_its_neighbours_rerun():
