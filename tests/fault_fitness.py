@@ -60,3 +60,12 @@ def resident_probe(genome, ctx) -> dict:
         "score": score(genome, ctx),
         "metrics": {"pid": float(ctx.resource["pid"]), "setups": float(SETUP_CALLS)},
     }
+
+
+def _broken_setup(ctx):
+    raise RuntimeError("model file not found")
+
+
+@fitness("i8_broken_setup_probe", setup=_broken_setup)
+def broken_setup_probe(genome, ctx) -> float:
+    return 0.0

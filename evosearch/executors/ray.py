@@ -37,15 +37,22 @@ from evosearch import registry
 from evosearch.executors.base import Executor, Task, run_task
 from evosearch.individual import FitnessResult, Status
 
-try:
-    import ray
-    import ray.exceptions as rex
-except ImportError:  # pragma: no cover - ray is the optional 'dist' extra
-    ray = None
-
-# Failures of the machinery, not of the evaluation: these are retried.
+ray: Any = None  # imported on first use: importing Ray costs ~1 s, most runs never need it
+rex: Any = None
+# Failures of the machinery, not of the evaluation: these are retried (set by _import_ray).
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = ()
-if ray is not None:
+
+
+def _import_ray() -> None:
+    global ray, rex, INFRASTRUCTURE_ERRORS
+    if ray is not None:
+        return
+    try:
+        import ray as _ray
+        import ray.exceptions as _rex
+    except ImportError:
+        raise RuntimeError("the ray executor needs Ray: pip install 'evosearch[dist]'") from None
+    ray, rex = _ray, _rex
     INFRASTRUCTURE_ERRORS = (
         rex.WorkerCrashedError,
         rex.RayActorError,  # ActorDiedError, ActorUnavailableError
@@ -63,8 +70,7 @@ def init_local(num_cpus: int = 2, temp_dir: str | None = None, **kwargs: Any) ->
     The temp dir must be short (Ray puts unix sockets in it), so it goes under ``/tmp``.
     Workers get this process's import path, so fitness modules importable here import there.
     """
-    if ray is None:
-        raise RuntimeError("the ray executor needs Ray: pip install 'evosearch[dist]'")
+    _import_ray()
     temp_dir = temp_dir or tempfile.mkdtemp(prefix="ray-", dir="/tmp")
     paths = [p for p in sys.path if p and os.path.isdir(p)]
     env = {"PYTHONPATH": os.pathsep.join(dict.fromkeys([os.getcwd(), *paths]))}
@@ -158,8 +164,7 @@ class RayExecutor(Executor):
         runtime_env: dict[str, Any] | None = None,
     ):
         super().__init__(workers)
-        if ray is None:
-            raise RuntimeError("the ray executor needs Ray: pip install 'evosearch[dist]'")
+        _import_ray()
         self.actors = actors
         self.retries = retries
         self.grace = grace
