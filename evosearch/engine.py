@@ -28,7 +28,7 @@ from evosearch.executors.base import Executor, Task
 from evosearch.fitness.base import FitnessContext, FitnessSpec
 from evosearch.individual import Individual, best_of
 from evosearch.llm import base as llm_base
-from evosearch.store.runstore import RunStore
+from evosearch.store.runstore import RunStore, StoreError
 from evosearch.strategies.base import Strategy
 
 ENGINE_STATE_VERSION = 1
@@ -162,6 +162,14 @@ class Engine:
         store = RunStore.open(run_dir, writable=True)
         try:
             import yaml
+
+            problems = store.verify()
+            if problems:
+                raise StoreError(
+                    f"{store.path} has {len(problems)} damaged part(s): {'; '.join(problems)}. "
+                    f"Run 'evosearch repair {store.path}' to quarantine them (their "
+                    "individuals are lost; everything else is kept)"
+                )
 
             raw = yaml.safe_load(store.run_yaml)
             raw.pop("evosearch", None)

@@ -102,10 +102,12 @@ class Registry(Generic[T]):
         Raises:
             RegistryError: naming the known plugins when nothing matches.
         """
-        load_builtins()
+        if ":" not in name or name in self._entries:  # a reference imports its own module
+            load_builtins()
         if name in self._entries:
             return self._entries[name]
-        self._load_entry_points()
+        if ":" not in name:
+            self._load_entry_points()
         if name in self._entries:
             return self._entries[name]
         if ":" in name:
@@ -304,6 +306,7 @@ BUILTIN_MODULES: list[str] = [
     "evosearch.strategies.evotorch",
     "evosearch.executors.serial",
     "evosearch.executors.processes",
+    "evosearch.executors.ray",
     "evosearch.fitness.builtin",
     "evosearch.fitness.bbob",
     "evosearch.fitness.arm",

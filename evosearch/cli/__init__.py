@@ -14,6 +14,7 @@ COMMAND_MODULES = [
     "evosearch.cli.run",
     "evosearch.cli.inspect",
     "evosearch.cli.ui",
+    "evosearch.cli.repair",
 ]
 
 

@@ -7,6 +7,8 @@ import os
 import pathlib
 from collections.abc import Callable
 
+from evosearch.store import faults
+
 
 def fsync_dir(path: pathlib.Path) -> None:
     fd = os.open(path, os.O_RDONLY)
@@ -16,14 +18,23 @@ def fsync_dir(path: pathlib.Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: pathlib.Path, write: Callable[[pathlib.Path], None]) -> None:
+def atomic_write(
+    path: pathlib.Path, write: Callable[[pathlib.Path], None], *, fault: str | None = None
+) -> None:
     """Produce ``path`` atomically: ``write(tmp)`` then fsync, rename and fsync the directory.
 
     A crash at any point leaves either the old file or the new one, never a torn file.
+
+    Args:
+        path: The final name.
+        write: Writes the content to the temp path it is given.
+        fault: Name of the fault-injection phase (``during_<fault>`` fires after ``write``).
     """
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         write(tmp)
+        if fault:
+            faults.point(f"during_{fault}", torn=tmp)
         fd = os.open(tmp, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -36,8 +47,8 @@ def atomic_write(path: pathlib.Path, write: Callable[[pathlib.Path], None]) -> N
     fsync_dir(path.parent)
 
 
-def atomic_write_bytes(path: pathlib.Path, data: bytes) -> None:
-    atomic_write(path, lambda tmp: tmp.write_bytes(data))
+def atomic_write_bytes(path: pathlib.Path, data: bytes, *, fault: str | None = None) -> None:
+    atomic_write(path, lambda tmp: tmp.write_bytes(data), fault=fault)
 
 
 def sha256_file(path: pathlib.Path) -> str:

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from evosearch.individual import Individual
-from evosearch.store import schema
+from evosearch.store import faults, schema
 from evosearch.store.files import atomic_write, atomic_write_bytes, fsync_dir, sha256_file
 
 FORMAT = "evosearch-run/1"
@@ -55,6 +55,8 @@ class RunStore:
         self._table_cache: tuple[int, pa.Table] | None = None
         self._wal_writer: pa.ipc.RecordBatchStreamWriter | None = None
         self._wal_file: Any = None
+        self._ids: set[int] | None = None
+        self.duplicates_dropped = 0
         if writable:
             self._acquire_lock()
             self._remove_orphans()
@@ -201,6 +203,7 @@ class RunStore:
         for name in tables or {}:
             if not name.isidentifier() or name in ("individuals", "checkpoints"):
                 raise ValueError(f"bad extra table name {name!r} (a plain name, not a core one)")
+        individuals = self._new_only(individuals)
         seq = int(self._manifest["seq"]) + 1
         manifest = dict(self._manifest)
         parts = list(manifest["parts"])
@@ -208,10 +211,13 @@ class RunStore:
             if individuals:
                 part_rel = f"individuals/part-{seq:06d}.parquet"
                 table = schema.to_table(individuals)
+                faults.point("before_part_write")
                 atomic_write(
                     self.path / part_rel,
                     lambda tmp: pq.write_table(table, tmp, compression="zstd"),
+                    fault="part_write",
                 )
+                faults.point("after_part_write")
                 parts.append(
                     {
                         "file": part_rel,
@@ -239,7 +245,9 @@ class RunStore:
                 )
             ckpt_rel = f"checkpoints/{seq:06d}.pkl"
             blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
-            atomic_write_bytes(self.path / ckpt_rel, blob)
+            faults.point("before_checkpoint_write")
+            atomic_write_bytes(self.path / ckpt_rel, blob, fault="checkpoint_write")
+            faults.point("after_checkpoint_write")
             old_ckpt = manifest.get("checkpoint")
             old_wal = manifest.get("wal")
             manifest.update(
@@ -251,7 +259,7 @@ class RunStore:
                 counters=dict(counters or {}),
                 updated_at=_now(),
             )
-            self._close_wal()
+            faults.point("before_manifest_write")
             atomic_write_bytes(self.path / "manifest.json", _dump_json(manifest))
         except OSError as exc:
             raise StoreError(
@@ -259,10 +267,36 @@ class RunStore:
                 f"(everything committed before is intact)"
             ) from None
         self._manifest = manifest
+        if self._ids is not None:
+            self._ids.update(i.id for i in individuals)
+        faults.point("after_manifest_write")
+        self._close_wal()
         if old_ckpt:  # keep only the newest checkpoint; parts are never deleted
             (self.path / old_ckpt["file"]).unlink(missing_ok=True)
         if old_wal:
             (self.path / old_wal).unlink(missing_ok=True)
+
+    def committed_ids(self) -> set[int]:
+        """Ids of every individual in a committed part (read once, then kept up to date)."""
+        if self._ids is None:
+            self._ids = set(self.table(["id"])["id"].to_pylist()) if self.parts else set()
+        return self._ids
+
+    def _new_only(self, individuals: Sequence[Individual]) -> list[Individual]:
+        """Drop rows whose individual id is already committed (or repeated in the batch).
+
+        This is what makes a retried or duplicated evaluation unable to add a second row.
+        """
+        seen = self.committed_ids()
+        fresh: list[Individual] = []
+        batch: set[int] = set()
+        for ind in individuals:
+            if ind.id in seen or ind.id in batch:
+                self.duplicates_dropped += 1
+                continue
+            batch.add(ind.id)
+            fresh.append(ind)
+        return fresh
 
     def append_wal(self, individuals: Sequence[Individual]) -> None:
         """Append evaluated individuals to the write-ahead log (steady-state mode).
@@ -273,17 +307,24 @@ class RunStore:
         self._require_writable()
         if not individuals:
             return
-        if self._wal_writer is None:
-            name = f"wal-{int(self._manifest['seq']) + 1:06d}.arrows"
-            self._wal_file = open(self.path / name, "wb")  # noqa: SIM115
-            self._wal_writer = pa.ipc.new_stream(self._wal_file, schema.SCHEMA)
-            manifest = dict(self._manifest, wal=name)
-            atomic_write_bytes(self.path / "manifest.json", _dump_json(manifest))
-            self._manifest = manifest
-        for batch in schema.to_table(individuals).to_batches():
-            self._wal_writer.write_batch(batch)
-        self._wal_file.flush()
-        os.fsync(self._wal_file.fileno())
+        try:
+            if self._wal_writer is None:
+                name = f"wal-{int(self._manifest['seq']) + 1:06d}.arrows"
+                self._wal_file = open(self.path / name, "wb")  # noqa: SIM115
+                self._wal_writer = pa.ipc.new_stream(self._wal_file, schema.SCHEMA)
+                manifest = dict(self._manifest, wal=name)
+                atomic_write_bytes(self.path / "manifest.json", _dump_json(manifest))
+                self._manifest = manifest
+            for batch in schema.to_table(individuals).to_batches():
+                self._wal_writer.write_batch(batch)
+            self._wal_file.flush()
+            os.fsync(self._wal_file.fileno())
+        except OSError as exc:
+            raise StoreError(
+                f"cannot append to the write-ahead log of {self.path}: {exc.strerror or exc} "
+                "(everything committed before is intact)"
+            ) from None
+        faults.point("after_wal_append")
 
     def read_wal(self) -> list[Individual]:
         """The individuals in the current WAL, up to its last complete batch."""
@@ -302,7 +343,9 @@ class RunStore:
             pass  # torn tail after a crash: keep the complete batches
         if not batches:
             return []
-        return schema.from_table(pa.Table.from_batches(batches, schema=schema.SCHEMA))
+        rows = schema.from_table(pa.Table.from_batches(batches, schema=schema.SCHEMA))
+        seen: set[int] = set()
+        return [i for i in rows if not (i.id in seen or seen.add(i.id))]
 
     def _close_wal(self) -> None:
         if self._wal_writer is not None:
