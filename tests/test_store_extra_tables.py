@@ -38,10 +38,10 @@ def test_a_crash_before_the_manifest_leaves_no_listed_table_and_the_orphan_goes(
     s.commit([ind(0, 1.0)], {}, generation=0, tables={"archive": tab(1)})
     real = runstore.atomic_write_bytes
 
-    def fail_manifest(path, data):
+    def fail_manifest(path, data, **kwargs):
         if path.name == "manifest.json":
             raise OSError(28, "No space left on device")
-        real(path, data)
+        real(path, data, **kwargs)
 
     monkeypatch.setattr(runstore, "atomic_write_bytes", fail_manifest)
     with pytest.raises(StoreError, match="everything committed before is intact"):
