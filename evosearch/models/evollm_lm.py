@@ -44,7 +44,7 @@ class TrainRecipe:
     hidden: int = 96
     layers: int = 3
     heads: int = 4
-    steps: int = 1500
+    steps: int = 600
     batch: int = 32
     lr: float = 3e-3
     threads: int = 1  # small models train fastest single-threaded on a shared CPU
