@@ -293,6 +293,8 @@ REGISTRIES: dict[str, Registry[Any]] = {
 BUILTIN_MODULES: list[str] = [
     "evosearch.operators.vector",
     "evosearch.operators.selection",
+    "evosearch.operators.merge",
+    "evosearch.operators.noise",
     "evosearch.archives.population",
     "evosearch.strategies.archive",
     "evosearch.strategies.ga",

@@ -13,6 +13,7 @@ import sys
 COMMAND_MODULES = [
     "evosearch.cli.run",
     "evosearch.cli.inspect",
+    "evosearch.cli.export",
 ]
 
 
