@@ -299,10 +299,13 @@ BUILTIN_MODULES: list[str] = [
     "evosearch.strategies.archive",
     "evosearch.strategies.ga",
     "evosearch.strategies.evotorch",
+    "evosearch.strategies.merge_cmaes",
+    "evosearch.strategies.genome_pso",
     "evosearch.executors.serial",
     "evosearch.executors.processes",
     "evosearch.fitness.builtin",
     "evosearch.fitness.bbob",
+    "evosearch.fitness.weights",
     "evosearch.llm.scripted",
 ]
 

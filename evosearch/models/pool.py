@@ -121,20 +121,38 @@ class ModelPool:
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any], *, device: str | None = None) -> ModelPool:
-        """Build from ``{models: {name: path}, device: ..., reference: ...}``.
+        """Build from ``{models: {name: path}, build: REF, device: ..., reference: ...}``.
+
+        ``build`` names a function (``package.module:function``) returning name → path, for
+        models the project makes and caches itself (e.g.
+        ``evosearch.models.tinylm:build_models``); ``models`` entries override or add to it.
 
         Raises:
-            PoolError: when ``models`` is missing or the pool is unusable.
+            PoolError: when no models are given or the pool is unusable.
         """
-        if "models" not in cfg or not isinstance(cfg["models"], Mapping):
-            raise PoolError("pool config needs 'models': a mapping of name -> checkpoint path")
-        extra = set(cfg) - {"models", "device", "reference"}
+        extra = set(cfg) - {"models", "build", "device", "reference"}
         if extra:
             raise PoolError(
-                f"pool config: unknown key(s) {sorted(extra)}; allowed: models, device, reference"
+                f"pool config: unknown key(s) {sorted(extra)}; allowed: models, build, "
+                "device, reference"
             )
+        models: dict[str, Any] = {}
+        if cfg.get("build"):
+            from evosearch.registry import RegistryError, resolve_reference
+
+            try:
+                builder = resolve_reference(str(cfg["build"]))
+            except RegistryError as exc:
+                raise PoolError(f"pool.build: {exc}") from None
+            models.update({str(k): v for k, v in builder().items()})
+        given = cfg.get("models") or {}
+        if not isinstance(given, Mapping):
+            raise PoolError("pool.models must be a mapping of name -> checkpoint path")
+        models.update(given)
+        if not models:
+            raise PoolError("pool config needs 'models' (name -> checkpoint path) or 'build'")
         return cls(
-            cfg["models"],
+            models,
             device=device or cfg.get("device", "cpu"),
             reference=cfg.get("reference"),
         )
@@ -195,3 +213,22 @@ class ModelPool:
                         f"{key!r}: {list(shape)} {dtype} vs {list(other.meta[key][0])} "
                         f"{other.meta[key][1]}"
                     )
+
+
+def check_pool_config(
+    pool_cfg: Mapping[str, Any], names: list[str | None]
+) -> tuple[ModelPool, dict[str, Any]]:
+    """Open a pool config (headers only) and check that it holds ``names``.
+
+    For strategy parameter validators: a bad pool fails when the config is loaded, before
+    the run starts. Returns the pool and the reference model's ``config.json`` (or {}).
+
+    Raises:
+        PoolError: a missing path, mismatched models, or a name the pool lacks.
+    """
+    pool = ModelPool.from_config(pool_cfg)
+    for name in names:
+        if name is not None:
+            pool.model(name)
+    ref = pool.models[pool.reference] if pool.reference else None
+    return pool, dict((ref.config if ref else None) or {})

@@ -133,3 +133,29 @@ for _name in merging.METHODS:
     globals()[_cls.__name__] = _cls
     registry.operators.add(f"merge.{_name}", _cls)
 del _name, _cls
+
+
+@registry.initializers.register("weights.pool")
+@dataclass(config=PARAMS)
+class PoolModels:
+    """Initial weights genomes: the named pool models in turn, then seeded-noise copies.
+
+    Attributes:
+        models: Pool model names.
+        sigma: Noise scale of the copies made once every model has been used (None: plain
+            copies).
+        mask_p: Bernoulli mask of that noise.
+    """
+
+    models: list[str] = Field(min_length=1)
+    sigma: float | None = Field(default=None, gt=0)
+    mask_p: float | None = Field(default=None, gt=0, le=1)
+
+    def __call__(self, n: int, rng: np.random.Generator) -> list[WeightsGenome]:
+        out = []
+        for i in range(n):
+            g = WeightsGenome.base(self.models[i % len(self.models)])
+            if i >= len(self.models) and self.sigma is not None:
+                g = g.noised(int(rng.integers(0, 2**63 - 1)), self.sigma, self.mask_p)
+            out.append(g)
+        return out
