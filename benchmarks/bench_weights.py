@@ -77,6 +77,11 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _current_rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
 def child_merge(paths: dict[str, str], method: str, params: dict) -> dict:
     """Run in a fresh process: resident pool, then one merge; report times and RSS."""
     import torch
@@ -88,10 +93,11 @@ def child_merge(paths: dict[str, str], method: str, params: dict) -> dict:
     torch.set_num_threads(2)
     t0 = time.perf_counter()
     pool = ModelPool(paths)
-    for name in pool.names:
-        pool.state_dict(name)
+    for name in pool.names:  # memory-mapped: touch every page so the pool is resident
+        for t in pool.state_dict(name).values():
+            t.sum()
     load_s = time.perf_counter() - t0
-    resident_rss = _rss_mb()
+    resident_rss = _current_rss_mb()
     model_bytes = state_bytes(pool.state_dict(pool.names[0]))
     parents = [W.base(n) for n in pool.names]
     base = 0 if method != "linear" else None
