@@ -177,3 +177,21 @@ def test_bad_pool_path_fails_before_the_run(pico_pool, tmp_path):
     }
     with pytest.raises(RegistryError, match="'m1': path does not exist"):
         Engine.create(cfg, tmp_path / "run")
+
+
+def test_genome_run_resumes_from_its_checkpoint(pico_pool, tmp_path):
+    cfg = {
+        "name": "genome",
+        "seed": 4,
+        "budget": {"generations": 2},
+        "fitness": {"ref": "test_weight_search:closeness", "params": {"pool": _pool(pico_pool)}},
+        "strategy": {
+            "name": "genome",
+            "params": {"models": ["m0", "m1", "m2"], "population_size": 4, "sigma": 0.01},
+        },
+    }
+    Engine.create(cfg, tmp_path / "run").run()
+    Engine.resume(tmp_path / "run", budget_overrides=["budget.generations=3"]).run()
+    inds = RunStore.open(tmp_path / "run").individuals()
+    assert max(i.generation for i in inds) == 2
+    assert len({i.id for i in inds}) == len(inds)
