@@ -174,3 +174,16 @@ def test_load_into_copies_weights_into_a_model_in_place(pico_pool):
     Materialiser(pool).load_into(model, g)
     assert model.state_dict()[KEY].data_ptr() == ptr
     assert torch.equal(model.state_dict()[KEY], Materialiser(pool).state_dict(g)[KEY])
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_materialiser_builds_on_the_requested_device(pico_pool, device):
+    pool = ModelPool(pico_pool, device=device)
+    g = W.merge("ties", [M0, M1, M2], {"weight": 0.5, "density": 0.5}, base=0).noised(1, 0.01)
+    sd = Materialiser(pool).state_dict(g)
+    assert all(t.device.type == device for t in sd.values())
+    again = Materialiser(ModelPool(pico_pool, device=device)).state_dict(g)
+    assert _equal(sd, again)
