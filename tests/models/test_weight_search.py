@@ -195,3 +195,28 @@ def test_genome_run_resumes_from_its_checkpoint(pico_pool, tmp_path):
     inds = RunStore.open(tmp_path / "run").individuals()
     assert max(i.generation for i in inds) == 2
     assert len({i.id for i in inds}) == len(inds)
+
+
+def test_export_best_in_process_and_nested_recipes_skip_the_yaml(pico_pool, tmp_path):
+    from evosearch.cli import main
+    from evosearch.models.export import export_weights
+
+    cfg = {
+        "name": "genome",
+        "seed": 5,
+        "budget": {"generations": 2},
+        "fitness": {"ref": "test_weight_search:closeness", "params": {"pool": _pool(pico_pool)}},
+        "strategy": {"name": "genome", "params": {"models": ["m0", "m1"], "population_size": 3}},
+    }
+    Engine.create(cfg, tmp_path / "run").run()
+    assert main(["export", str(tmp_path / "run"), "best", "--to", str(tmp_path / "best")]) == 0
+    assert (tmp_path / "best" / "model.safetensors").exists()
+
+    pool = ModelPool.from_config(_pool(pico_pool))
+    nested = WeightsGenome.merge(
+        "linear",
+        [WeightsGenome.base("m1").noised(3, 0.01), WeightsGenome.base("m2")],
+        {"weight": [0.5, 0.5]},
+    )
+    names = {p.name for p in export_weights(nested, tmp_path / "nested", pool)}
+    assert "mergekit.yml" not in names and {"model.safetensors", "recipe.json"} <= names
