@@ -5,7 +5,9 @@ Each model is an HF checkpoint directory (``config.json`` + ``*.safetensors``) o
 path exists, every model has the same architecture (``model_type``/``architectures`` where a
 config exists) and the same tensor names, shapes and dtypes. Tensors are read through
 safetensors' memory-mapped ``safe_open`` and kept resident on the evaluation device, one copy
-per model, shared (never copied) by every recipe that uses it unchanged.
+per model, shared (never copied) by every recipe that uses it unchanged. On the CPU the
+resident tensors stay backed by the memory map (pages are read on first use and shared with
+the OS page cache); on CUDA they are copied to device memory once.
 """
 
 from __future__ import annotations
