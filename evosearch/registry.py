@@ -302,6 +302,9 @@ BUILTIN_MODULES: list[str] = [
     "evosearch.fitness.builtin",
     "evosearch.fitness.bbob",
     "evosearch.llm.scripted",
+    "evosearch.operators.seedchain",
+    "evosearch.strategies.deep_ga",
+    "evosearch.fitness.cartpole",
 ]
 
 _builtins_loaded = False
