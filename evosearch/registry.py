@@ -307,6 +307,9 @@ BUILTIN_MODULES: list[str] = [
     "evosearch.fitness.bbob",
     "evosearch.fitness.weights",
     "evosearch.llm.scripted",
+    "evosearch.operators.seedchain",
+    "evosearch.strategies.deep_ga",
+    "evosearch.fitness.cartpole",
 ]
 
 _builtins_loaded = False
