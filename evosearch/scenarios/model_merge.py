@@ -31,12 +31,18 @@ def merge_config(
     experts: tuple[str, ...] = EXPERTS,
     method: str = "ties",
     layer_groups: int = 2,
+    normalize: bool = False,
     generations: int = 8,
     popsize: int = 8,
     n: int = 100,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """The run config of the evolutionary merge (CMA-ES over the mergekit-evolve genome)."""
+    """The run config of the evolutionary merge (CMA-ES over the mergekit-evolve genome).
+
+    ``normalize`` is off by default: with mergekit's normalisation the weights are only
+    relative (a TIES merge of two experts can at most average their task vectors), so the
+    search could not add both skills at full strength.
+    """
     pool = copy.deepcopy(pool or TINY_POOL)
     return {
         "name": "model-merge",
@@ -58,6 +64,7 @@ def merge_config(
                     "base_model": base,
                     "method": method,
                     "layer_groups": layer_groups,
+                    "normalize": normalize,
                 },
             },
         },
@@ -127,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     names = list(baselines())
     results = lm_tasks(list(baselines().values()), ctx)
     rows = [(name, r.score, dict(r.metrics)) for name, r in zip(names, results)]
+    for name, score, _ in rows:
+        print(f"baseline {name:28s} val {score:.3f}", flush=True)
     run_dir = pathlib.Path(args.out)
     Engine.create(cfg, run_dir).run()
     best = max(RunStore.open(run_dir).individuals(), key=lambda i: i.score)
