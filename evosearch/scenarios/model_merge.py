@@ -99,17 +99,21 @@ def genome_config(
 
 
 def baselines(base: str = "base", experts: tuple[str, ...] = EXPERTS) -> dict[str, WeightsGenome]:
-    """Hand-set comparison recipes: the parents, uniform linear, default TIES, a TIES grid."""
+    """Hand-set comparisons: the parents, uniform linear, task arithmetic, TIES, a TIES grid."""
     b = WeightsGenome.base(base)
     ex = [WeightsGenome.base(e) for e in experts]
     out: dict[str, WeightsGenome] = {base: b, **{e: g for e, g in zip(experts, ex)}}
     out["linear (uniform)"] = WeightsGenome.merge("linear", ex, {"weight": 1.0})
+    out["task_arithmetic (w=1)"] = WeightsGenome.merge(
+        "task_arithmetic", [b, *ex], {"weight": 1.0}, base=0
+    )
     out["ties (w=1, d=0.5)"] = WeightsGenome.merge(
         "ties", [b, *ex], {"weight": 1.0, "density": 0.5}, base=0
     )
+    # normalize off: with mergekit's normalisation the weight would not matter
     for w, d in itertools.product((0.5, 1.0, 1.5), (0.3, 0.6, 0.9)):
         out[f"ties grid w={w} d={d}"] = WeightsGenome.merge(
-            "ties", [b, *ex], {"weight": w, "density": d}, base=0
+            "ties", [b, *ex], {"weight": w, "density": d, "normalize": False}, base=0
         )
     return out
 
