@@ -35,6 +35,7 @@ def merge_config(
     generations: int = 8,
     popsize: int = 8,
     n: int = 100,
+    loglik_weight: float = 0.0,
     seed: int = 0,
 ) -> dict[str, Any]:
     """The run config of the evolutionary merge (CMA-ES over the mergekit-evolve genome).
@@ -50,7 +51,7 @@ def merge_config(
         "budget": {"generations": generations},
         "fitness": {
             "ref": "weights.lm_tasks",
-            "params": {"pool": pool, "split": "val", "n": n},
+            "params": {"pool": pool, "split": "val", "n": n, "loglik_weight": loglik_weight},
             "timeout": 900,
         },
         "strategy": {
@@ -131,8 +132,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=100, help="validation examples per task")
     ap.add_argument("--out", default="runs/model-merge")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--layer-groups", type=int, default=2)
+    ap.add_argument(
+        "--loglik-weight",
+        type=float,
+        default=0.0,
+        help="dense tie-breaker: weight of the answers' per-token log-likelihood in the score",
+    )
     args = ap.parse_args(argv)
-    cfg = merge_config(generations=args.generations, popsize=args.popsize, n=args.n)
+    cfg = merge_config(
+        generations=args.generations,
+        popsize=args.popsize,
+        n=args.n,
+        layer_groups=args.layer_groups,
+        loglik_weight=args.loglik_weight,
+    )
     cfg["fitness"]["params"]["device"] = args.device
     ctx = FitnessContext(params=cfg["fitness"]["params"], device=args.device)
     names = list(baselines())
@@ -159,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         m = r.metrics
         print(
             f"{name:32s} {val[name]:8.3f} {m.get('acc_add', 0):9.3f} {m.get('acc_rev', 0):9.3f}"
-            f" {r.score:9.3f}"
+            f" {m.get('acc_mean', r.score):9.3f}"
         )
     return 0
 
