@@ -148,14 +148,15 @@ def main(argv: list[str] | None = None) -> int:
         loglik_weight=args.loglik_weight,
     )
     cfg["fitness"]["params"]["device"] = args.device
+    run_dir = pathlib.Path(args.out)
+    engine = Engine.create(cfg, run_dir)  # validates everything before any scoring
     ctx = FitnessContext(params=cfg["fitness"]["params"], device=args.device)
     names = list(baselines())
     results = lm_tasks(list(baselines().values()), ctx)
     rows = [(name, r.score, dict(r.metrics)) for name, r in zip(names, results)]
     for name, score, _ in rows:
         print(f"baseline {name:28s} val {score:.3f}", flush=True)
-    run_dir = pathlib.Path(args.out)
-    Engine.create(cfg, run_dir).run()
+    engine.run()
     best = max(RunStore.open(run_dir).individuals(), key=lambda i: i.score)
     test_ctx = FitnessContext(params={**ctx.params, "split": "test", "n": None}, device=args.device)
     grid = max((r for r in rows if r[0].startswith("ties grid")), key=lambda r: r[1])
