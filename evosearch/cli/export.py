@@ -89,12 +89,13 @@ def export_weights_individual(
         if not sep:
             raise CLIError(f"--pool {item!r}: expected NAME=PATH")
         models[name] = path
-    if not models:
+    if not models and not pool_cfg.get("build"):
         raise CLIError(
             "the run config has no model pool (fitness.params.pool or strategy.params.pool); "
             "give the models with --pool NAME=PATH"
         )
-    pool_cfg["models"] = models
+    if models:
+        pool_cfg["models"] = models
     try:
         pool = ModelPool.from_config(pool_cfg, device="cpu")
         return export_weights(ind.genome, out, pool, device=getattr(args, "device", "cpu"))
