@@ -220,3 +220,29 @@ def test_export_best_in_process_and_nested_recipes_skip_the_yaml(pico_pool, tmp_
     )
     names = {p.name for p in export_weights(nested, tmp_path / "nested", pool)}
     assert "mergekit.yml" not in names and {"model.safetensors", "recipe.json"} <= names
+
+
+_BUILT: dict[str, str] = {}
+
+
+def pico_build() -> dict[str, str]:
+    """A pool builder (``pool.build``) returning the pico models."""
+    return dict(_BUILT)
+
+
+def test_export_uses_a_pool_given_by_a_builder(pico_pool, tmp_path):
+    import argparse
+    import types
+
+    from evosearch.cli.export import export_weights_individual
+
+    _BUILT.update({k: str(v) for k, v in pico_pool.items()})
+    run_cfg = {"fitness": {"params": {"pool": {"build": "test_weight_search:pico_build"}}}}
+    ind = types.SimpleNamespace(
+        genome=WeightsGenome.merge(
+            "linear", [WeightsGenome.base("m1"), WeightsGenome.base("m2")], {"weight": 1.0}
+        )
+    )
+    args = argparse.Namespace(pool=[], device="cpu")
+    names = {p.name for p in export_weights_individual(ind, run_cfg, tmp_path / "x", args)}
+    assert {"model.safetensors", "mergekit.yml"} <= names
