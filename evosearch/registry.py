@@ -295,6 +295,8 @@ REGISTRIES: dict[str, Registry[Any]] = {
 BUILTIN_MODULES: list[str] = [
     "evosearch.operators.vector",
     "evosearch.operators.selection",
+    "evosearch.operators.merge",
+    "evosearch.operators.noise",
     "evosearch.archives.population",
     "evosearch.archives.grid",
     "evosearch.archives.cvt",
@@ -304,6 +306,8 @@ BUILTIN_MODULES: list[str] = [
     "evosearch.strategies.archive",
     "evosearch.strategies.ga",
     "evosearch.strategies.evotorch",
+    "evosearch.strategies.merge_cmaes",
+    "evosearch.strategies.genome_pso",
     "evosearch.executors.serial",
     "evosearch.executors.processes",
     "evosearch.executors.ray",
@@ -322,6 +326,10 @@ BUILTIN_MODULES: list[str] = [
     "evosearch.fitness.prompt_task",
     "evosearch.fitness.dgm",
     "evosearch.operators.dgm",
+    "evosearch.fitness.weights",
+    "evosearch.operators.seedchain",
+    "evosearch.strategies.deep_ga",
+    "evosearch.fitness.cartpole",
 ]
 
 _builtins_loaded = False

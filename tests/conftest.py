@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+pytest_plugins = ["pico_models"]  # pico model fixtures (weights tests)
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 

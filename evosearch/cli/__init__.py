@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "evosearch.cli.inspect",
     "evosearch.cli.ui",
     "evosearch.cli.repair",
+    "evosearch.cli.export",
 ]
 
 

@@ -108,4 +108,5 @@ _BUILTIN_GENOME_MODULES = [
     "evosearch.genomes.text",
     "evosearch.genomes.code",
     "evosearch.genomes.weights",
+    "evosearch.genomes.seedchain",
 ]

@@ -1,0 +1,1 @@
+"""Wiring of the named scenarios: configs and baselines only (algorithms live elsewhere)."""
