@@ -1,7 +1,8 @@
 """``make demo``: the default offline population run, then how to inspect it.
 
-Runs ``examples/demo.yaml`` (whatever scenario it names) in a fresh run directory under
-``runs/``. Scenarios that need local models build and cache them first (see their docs).
+Runs ``examples/model-merge.yaml`` — evolutionary model merge (CMA-ES over the mergekit-evolve
+genome) of two offline demo experts — in a fresh run directory under ``runs/``. The demo
+models are trained on first use (a few minutes on CPU) and cached under ``.cache/``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evosearch.demo")
-    parser.add_argument("--config", default="examples/demo.yaml")
+    parser.add_argument("--config", default="examples/model-merge.yaml")
     parser.add_argument("--out", default=None, help="run directory (default: runs/NAME-TIME)")
     args = parser.parse_args(argv)
     config = pathlib.Path(args.config)
