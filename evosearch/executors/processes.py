@@ -37,10 +37,14 @@ class ProcessExecutor(Executor):
         self.grace = grace
         self.retries = retries
         self._lock = threading.Lock()
+        self._live: set[cf.Future] = set()  # submitted, not yet resolved
+        self._retry: list[tuple[Task, cf.Future, int]] = []  # tasks whose worker died
         self._pool = get_reusable_executor(max_workers=workers, timeout=300)
 
     def submit(self, task: Task) -> cf.Future:
         outer: cf.Future = cf.Future()
+        self._live.add(outer)
+        outer.add_done_callback(self._live.discard)
         self._start(task, outer, attempt=0)
         return outer
 
@@ -57,18 +61,19 @@ class ProcessExecutor(Executor):
                 return
             exc = f.exception()
             if exc is None:
-                outer.set_result(f.result())
+                _settle(outer, f.result())
             elif isinstance(exc, (TerminatedWorkerError, cf.process.BrokenProcessPool)):
                 if attempt < self.retries:
-                    self._start(task, outer, attempt + 1)
+                    # resubmitted by the waiting thread: this callback runs in loky's
+                    # manager thread, which cannot replace its own (broken) pool
+                    with self._lock:
+                        self._retry.append((task, outer, attempt + 1))
                 else:
                     err = f"worker process died during evaluation ({type(exc).__name__}: {exc})"
-                    outer.set_result(
-                        [FitnessResult.failure(Status.FAILED, err)] * len(task.genomes)
-                    )
+                    _settle(outer, [FitnessResult.failure(Status.FAILED, err)] * len(task.genomes))
             else:  # cannot happen for run_task, which returns failures as results
                 err = f"{type(exc).__name__}: {exc}"
-                outer.set_result([FitnessResult.failure(Status.FAILED, err)] * len(task.genomes))
+                _settle(outer, [FitnessResult.failure(Status.FAILED, err)] * len(task.genomes))
 
         inner.add_done_callback(relay)
 
@@ -76,12 +81,21 @@ class ProcessExecutor(Executor):
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             step = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
+            self._resubmit()
             done, pending = cf.wait(futures, timeout=step, return_when=cf.FIRST_COMPLETED)
             if done:
                 return set(done), set(pending)
-            self._enforce_hard_limits(pending)
+            # every live task, not only the awaited ones: a kill hits all workers
+            self._enforce_hard_limits({f for f in self._live if not f.done()})
             if deadline is not None and time.monotonic() >= deadline:
                 return set(), set(pending)
+
+    def _resubmit(self) -> None:
+        with self._lock:
+            retry, self._retry = self._retry, []
+        for task, outer, attempt in retry:
+            if not outer.done():
+                self._start(task, outer, attempt)
 
     def result(self, future: cf.Future) -> list[FitnessResult]:
         while not future.done():
@@ -105,17 +119,28 @@ class ProcessExecutor(Executor):
                 overdue.append(outer)
         if not overdue:
             return
+        for outer in overdue:  # settle first: the kill below must not race their results
+            task = outer._evosearch[0]
+            err = f"evaluation exceeded its {task.spec.timeout:g}s time limit and was killed"
+            _settle(outer, [FitnessResult.failure(Status.TIMEOUT, err)] * len(task.genomes))
+        bystanders = [o for o in pending if not o.done()]
+        for outer in bystanders:  # detach them so the kill's errors are not relayed
+            task, _inner, attempt, _ = outer._evosearch
+            outer._evosearch = (task, None, attempt, None)
         # Killing the pool is the only way to stop a worker stuck outside Python code.
         self._pool.shutdown(wait=False, kill_workers=True)
         self._pool = get_reusable_executor(max_workers=self.workers, timeout=300)
-        for outer in overdue:
-            task = outer._evosearch[0]
-            err = f"evaluation exceeded its {task.spec.timeout:g}s time limit and was killed"
-            outer.set_result([FitnessResult.failure(Status.TIMEOUT, err)] * len(task.genomes))
-        for outer in pending:
-            if not outer.done():  # innocent bystanders of the kill: run them again
-                task, _inner, attempt, _ = outer._evosearch
-                self._start(task, outer, attempt)
+        for outer in bystanders:  # innocent bystanders of the kill: run them again
+            task, _inner, attempt, _ = outer._evosearch
+            self._start(task, outer, attempt)
 
     def close(self) -> None:
         pass  # the reusable pool is shared and shuts down on its own idle timeout
+
+
+def _settle(outer: cf.Future, results: list[FitnessResult]) -> None:
+    """Resolve ``outer`` unless a racing thread (relay or watchdog) already did."""
+    try:
+        outer.set_result(results)
+    except cf.InvalidStateError:
+        pass
