@@ -132,8 +132,10 @@ def _target(fn: Any) -> str:
 
 
 def _resolve_cached(ref: str, target: str = "") -> Callable:
-    """The fitness function; by its import path when known, so that a worker process
-    imports only the fitness's own module, not every built-in plugin."""
+    """The fitness function, by its import path when known.
+
+    A worker process then imports only the fitness's own module, not every built-in plugin.
+    """
     fn = _CACHE.get((ref, target))
     if fn is None:
         fn = None
