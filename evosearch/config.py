@@ -155,8 +155,11 @@ def load_config(
             raise ConfigError(f"config file not found: {path}")
         try:
             data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        except yaml.YAMLError as exc:  # one line: where, then what
+            mark = getattr(exc, "problem_mark", None)
+            at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ConfigError(f"{path}: not valid YAML: {at}{problem}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of keys")
     data = apply_overrides(data, overrides or [])

@@ -107,7 +107,10 @@ class FitnessSpec:
         Raises:
             registry.RegistryError: if the reference cannot be resolved.
         """
-        entry = registry.fitnesses.get(cfg.ref)
+        try:
+            entry = registry.fitnesses.get(cfg.ref)
+        except registry.RegistryError as exc:
+            raise registry.RegistryError(f"fitness.ref: {exc}") from None
         return cls(
             ref=cfg.ref,
             params=dict(cfg.params),
