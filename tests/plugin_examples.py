@@ -39,3 +39,6 @@ FITNESS_PARAMS: dict[str, dict] = {
     "sphere_batched": {},
     "rastrigin-shifted": {"shift": 1.0},
 }
+
+# LLM backends (test-only ones included): params that build them offline.
+LLM_PARAMS: dict[str, dict] = {"scripted": {"responses": ["hello"]}}
