@@ -50,6 +50,7 @@ class RunStore:
     def __init__(self, path: str | os.PathLike[str], *, writable: bool = False):
         self.path = pathlib.Path(path)
         self.writable = writable
+        self.sync = True  # fsync commits (config ``store.fsync``)
         self._lock_fd: int | None = None
         self._manifest = self._read_manifest()
         self._table_cache: tuple[int, pa.Table] | None = None
@@ -198,6 +199,7 @@ class RunStore:
                 atomic_write(
                     self.path / part_rel,
                     lambda tmp: pq.write_table(table, tmp, compression="zstd"),
+                    sync=self.sync,
                 )
                 parts.append(
                     {
@@ -212,7 +214,7 @@ class RunStore:
                 )
             ckpt_rel = f"checkpoints/{seq:06d}.pkl"
             blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
-            atomic_write_bytes(self.path / ckpt_rel, blob)
+            atomic_write_bytes(self.path / ckpt_rel, blob, sync=self.sync)
             old_ckpt = manifest.get("checkpoint")
             old_wal = manifest.get("wal")
             manifest.update(
@@ -224,7 +226,7 @@ class RunStore:
                 updated_at=_now(),
             )
             self._close_wal()
-            atomic_write_bytes(self.path / "manifest.json", _dump_json(manifest))
+            atomic_write_bytes(self.path / "manifest.json", _dump_json(manifest), sync=self.sync)
         except OSError as exc:
             raise StoreError(
                 f"cannot commit to {self.path}: {exc.strerror or exc} "
@@ -250,12 +252,13 @@ class RunStore:
             self._wal_file = open(self.path / name, "wb")  # noqa: SIM115
             self._wal_writer = pa.ipc.new_stream(self._wal_file, schema.SCHEMA)
             manifest = dict(self._manifest, wal=name)
-            atomic_write_bytes(self.path / "manifest.json", _dump_json(manifest))
+            atomic_write_bytes(self.path / "manifest.json", _dump_json(manifest), sync=self.sync)
             self._manifest = manifest
         for batch in schema.to_table(individuals).to_batches():
             self._wal_writer.write_batch(batch)
         self._wal_file.flush()
-        os.fsync(self._wal_file.fileno())
+        if self.sync:
+            os.fsync(self._wal_file.fileno())
 
     def read_wal(self) -> list[Individual]:
         """The individuals in the current WAL, up to its last complete batch."""
