@@ -385,7 +385,9 @@ def _now() -> str:
 
 
 def _dump_json(obj: Any) -> bytes:
-    return json.dumps(obj, indent=1, sort_keys=True).encode()
+    # compact on purpose: with indent, json falls back to its pure-Python encoder, and the
+    # manifest (one entry per part) is rewritten at every commit
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
 
 
 def _sha256(blob: bytes) -> str:
