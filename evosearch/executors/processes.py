@@ -86,7 +86,8 @@ class ProcessExecutor(Executor):
             if done:
                 return set(done), set(pending)
             # every live task, not only the awaited ones: a kill hits all workers
-            self._enforce_hard_limits({f for f in self._live if not f.done()})
+            # (copied in one C call: relay threads discard from _live concurrently)
+            self._enforce_hard_limits({f for f in set(self._live) if not f.done()})
             if deadline is not None and time.monotonic() >= deadline:
                 return set(), set(pending)
 
