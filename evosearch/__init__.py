@@ -1,13 +1,16 @@
 """evosearch: evolutionary search over models, prompts and code.
 
-The public API. Subpackages re-export their own public classes.
+The public API. Subpackages re-export their own public classes. The fitness decorator is
+``evosearch.fitness.fitness`` (also exported here as ``register_fitness``): the name
+``evosearch.fitness`` is the subpackage.
 """
 
 __version__ = "0.1.0"
 
 from evosearch.config import ConfigError, RunConfig, load_config
 from evosearch.engine import Engine, Progress, RunSummary
-from evosearch.fitness.base import FitnessContext, fitness
+from evosearch.fitness.base import FitnessContext
+from evosearch.fitness.base import fitness as register_fitness
 from evosearch.genomes import Genome, VectorGenome
 from evosearch.individual import Cost, FitnessResult, Individual, Status
 from evosearch.registry import REGISTRIES, RegistryError
@@ -34,6 +37,6 @@ __all__ = [
     "Strategy",
     "VectorGenome",
     "__version__",
-    "fitness",
+    "register_fitness",
     "load_config",
 ]

@@ -22,11 +22,13 @@ from typing import Any
 import numpy as np
 
 from evosearch import registry
+from evosearch.archives.rebuild import archive_tables
 from evosearch.config import RunConfig, dump_config, load_config
 from evosearch.executors.base import Executor, Task
 from evosearch.fitness.base import FitnessContext, FitnessSpec
 from evosearch.individual import Individual, best_of
-from evosearch.store.runstore import RunStore
+from evosearch.llm import base as llm_base
+from evosearch.store.runstore import RunStore, StoreError
 from evosearch.strategies.base import Strategy
 
 ENGINE_STATE_VERSION = 1
@@ -121,6 +123,7 @@ class Engine:
         self._scratch = tempfile.mkdtemp(prefix="evosearch-scratch-")
         self._device = _default_device(config.fitness.params)
         self.stopped_by = ""
+        llm_base.set_cache_dir(store.path)  # LLM answers are cached in the run directory
 
     # ---------------------------------------------------------------- construction
     @classmethod
@@ -161,6 +164,14 @@ class Engine:
         try:
             import yaml
 
+            problems = store.verify()
+            if problems:
+                raise StoreError(
+                    f"{store.path} has {len(problems)} damaged part(s): {'; '.join(problems)}. "
+                    f"Run 'evosearch repair {store.path}' to quarantine them (their "
+                    "individuals are lost; everything else is kept)"
+                )
+
             raw = yaml.safe_load(store.run_yaml)
             raw.pop("evosearch", None)
             config = load_config(raw, budget_overrides)
@@ -171,6 +182,8 @@ class Engine:
             else:
                 strategy = state["strategy"]
                 counters = state["counters"]
+                if hasattr(strategy, "restore"):  # state rebuilt from the stored individuals
+                    strategy.restore(store)
             strategy.drop_pending()
             engine = cls(config, store, strategy, counters=counters)
         except BaseException:
@@ -312,13 +325,20 @@ class Engine:
     def _commit(self, individuals: list[Individual]) -> None:
         self.commits += 1
         counters = self.counters()
+        generation = max((i.generation for i in individuals), default=self.generation)
+        tables = archive_tables(  # drains the archive's events before the state is saved
+            getattr(self.strategy, "archive", None),
+            generation=generation,
+            evaluations=self.evaluations,
+        )
         state = {
             "version": ENGINE_STATE_VERSION,
             "strategy": self.strategy,
             "counters": counters,
         }
-        generation = max((i.generation for i in individuals), default=self.generation)
-        self.store.commit(individuals, state, generation=generation, counters=counters)
+        self.store.commit(
+            individuals, state, generation=generation, counters=counters, tables=tables
+        )
         if self._progress is not None:
             self._progress(self.progress())
 
@@ -393,6 +413,8 @@ class Engine:
         with contextlib.suppress(Exception):
             self.executor.close()
         self.store.close()
+        if llm_base.get_cache_dir() == self.store.path:
+            llm_base.set_cache_dir(None)
         shutil.rmtree(self._scratch, ignore_errors=True)
 
 

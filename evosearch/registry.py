@@ -102,10 +102,12 @@ class Registry(Generic[T]):
         Raises:
             RegistryError: naming the known plugins when nothing matches.
         """
-        load_builtins()
+        if ":" not in name or name in self._entries:  # a reference imports its own module
+            load_builtins()
         if name in self._entries:
             return self._entries[name]
-        self._load_entry_points()
+        if ":" not in name:
+            self._load_entry_points()
         if name in self._entries:
             return self._entries[name]
         if ":" in name:
@@ -294,14 +296,32 @@ BUILTIN_MODULES: list[str] = [
     "evosearch.operators.vector",
     "evosearch.operators.selection",
     "evosearch.archives.population",
+    "evosearch.archives.grid",
+    "evosearch.archives.cvt",
+    "evosearch.archives.dgm",
+    "evosearch.archives.islands",
+    "evosearch.archives.novelty",
     "evosearch.strategies.archive",
     "evosearch.strategies.ga",
     "evosearch.strategies.evotorch",
     "evosearch.executors.serial",
     "evosearch.executors.processes",
+    "evosearch.executors.ray",
     "evosearch.fitness.builtin",
     "evosearch.fitness.bbob",
+    "evosearch.fitness.arm",
     "evosearch.llm.scripted",
+    "evosearch.strategies.simple",
+    "evosearch.strategies.evollm",
+    "evosearch.models.evollm_lm",
+    "evosearch.llm.transformers_backend",
+    "evosearch.llm.openai_backend",
+    "evosearch.operators.llm_code",
+    "evosearch.operators.llm_prompt",
+    "evosearch.fitness.code",
+    "evosearch.fitness.prompt_task",
+    "evosearch.fitness.dgm",
+    "evosearch.operators.dgm",
 ]
 
 _builtins_loaded = False

@@ -14,11 +14,13 @@ import pytest
 from plugin_examples import (
     ARCHIVE_PARAMS,
     EXECUTOR_PARAMS,
+    EXERCISED_ELSEWHERE,
     FITNESS_PARAMS,
     INITIALIZER_PARAMS,
     LLM_PARAMS,
     OPERATOR_PARAMS,
     SELECTOR_PARAMS,
+    STRATEGY_PARAMS,
 )
 
 from evosearch import registry
@@ -27,6 +29,38 @@ from evosearch.genomes import VectorGenome
 from evosearch.genomes.base import genome_from_json, genome_kinds
 from evosearch.individual import FitnessResult, Individual, Status
 from evosearch.operators.base import Child
+
+
+def here(reg: registry.Registry) -> list[str]:
+    """The registered plugins of a family this suite builds and calls."""
+    return [n for n in reg.names() if n not in EXERCISED_ELSEWHERE.get(reg.family, {})]
+
+
+@pytest.mark.parametrize("family", sorted(registry.REGISTRIES))
+def test_every_plugin_is_exercised_here_or_listed_elsewhere(family):
+    listed = EXERCISED_ELSEWHERE.get(family, {})
+    stale = sorted(set(listed) - set(registry.REGISTRIES[family].names()))
+    assert not stale, f"plugin_examples.EXERCISED_ELSEWHERE lists unregistered {stale}"
+
+
+@pytest.mark.parametrize(
+    ("family", "name"),
+    [(f, e.name) for f, reg in sorted(registry.REGISTRIES.items()) for e in reg],
+)
+def test_every_registered_plugin_fits_its_family(family, name):
+    reg = registry.REGISTRIES[family]
+    entry = reg.get(name)
+    reg._check(name, entry.obj, entry.meta)  # the registration check still holds
+    if family in ("operator", "selector", "initializer", "archive"):
+        assert isinstance(entry.obj, type)
+        with pytest.raises((registry.RegistryError, TypeError, ValueError)):
+            entry.create({"no_such_param": 1})
+    if family == "strategy":
+        assert hasattr(entry.obj, "Params"), "strategies declare a pydantic Params model"
+        with pytest.raises(Exception, match="no_such_param"):
+            entry.obj.Params(no_such_param=1)
+    if family == "strategy" and name not in EXERCISED_ELSEWHERE["strategy"]:
+        assert name in STRATEGY_PARAMS, f"add {name!r} to plugin_examples.STRATEGY_PARAMS"
 
 
 def build(reg: registry.Registry, name: str, params: dict):
@@ -46,7 +80,7 @@ def population(n: int = 8, dim: int = 3) -> list[Individual]:
     return out
 
 
-@pytest.mark.parametrize("name", registry.operators.names())
+@pytest.mark.parametrize("name", here(registry.operators))
 def test_operator_protocol(name):
     op = build(registry.operators, name, OPERATOR_PARAMS)
     assert isinstance(type(op).arity, int) and op.arity >= 1
@@ -64,7 +98,7 @@ def test_operator_protocol(name):
         registry.operators.get(name).create({"no_such_param": 1})
 
 
-@pytest.mark.parametrize("name", registry.selectors.names())
+@pytest.mark.parametrize("name", here(registry.selectors))
 def test_selector_protocol(name):
     sel = build(registry.selectors, name, SELECTOR_PARAMS)
     pool = population()
@@ -76,7 +110,7 @@ def test_selector_protocol(name):
     assert len(sel(all_failed, 3, np.random.default_rng(0))) == 3
 
 
-@pytest.mark.parametrize("name", registry.initializers.names())
+@pytest.mark.parametrize("name", here(registry.initializers))
 def test_initializer_protocol(name):
     init = build(registry.initializers, name, INITIALIZER_PARAMS)
     genomes = init(4, np.random.default_rng(3))
@@ -89,7 +123,7 @@ def test_initializer_protocol(name):
     assert [g.fingerprint() for g in again] == [g.fingerprint() for g in genomes]
 
 
-@pytest.mark.parametrize("name", registry.archives.names())
+@pytest.mark.parametrize("name", here(registry.archives))
 def test_archive_protocol(name):
     archive = build(registry.archives, name, ARCHIVE_PARAMS)
     pool = population()
@@ -102,7 +136,7 @@ def test_archive_protocol(name):
     assert [m.id for m in clone.members()] == [m.id for m in members]
 
 
-@pytest.mark.parametrize("name", registry.executors.names())
+@pytest.mark.parametrize("name", here(registry.executors))
 def test_executor_protocol(name):
     ex = build(registry.executors, name, EXECUTOR_PARAMS)
     try:
@@ -115,12 +149,11 @@ def test_executor_protocol(name):
         ex.close()
 
 
-@pytest.mark.parametrize("name", registry.fitnesses.names())
+@pytest.mark.parametrize("name", here(registry.fitnesses))
 def test_fitness_protocol(name):
     entry = registry.fitnesses.get(name)
     assert callable(entry.obj) and isinstance(entry.meta.get("batched", False), bool)
-    if name not in FITNESS_PARAMS:
-        return  # takes genomes this suite cannot make; its own tests call it
+    assert name in FITNESS_PARAMS, f"add {name!r} to plugin_examples.FITNESS_PARAMS"
     from evosearch.fitness.base import evaluate_batch
 
     spec = FitnessSpec.from_config(_fitness_cfg(name, FITNESS_PARAMS[name]))
@@ -129,15 +162,7 @@ def test_fitness_protocol(name):
     assert len(results) == 2 and all(r.ok and math.isfinite(r.score) for r in results), results
 
 
-@pytest.mark.parametrize("name", registry.strategies.names())
-def test_strategy_entries_have_validated_params(name):
-    cls = registry.strategies.get(name).obj
-    assert hasattr(cls, "Params"), "strategies declare a pydantic Params model"
-    with pytest.raises(Exception, match="no_such_param"):
-        cls.Params(no_such_param=1)
-
-
-@pytest.mark.parametrize("name", registry.llms.names())
+@pytest.mark.parametrize("name", here(registry.llms))
 def test_llm_backend_protocol(name):
     backend = build(registry.llms, name, LLM_PARAMS)
     assert callable(backend.generate)

@@ -10,6 +10,8 @@ from pydantic import Field
 from pydantic.dataclasses import dataclass
 
 from evosearch import registry
+from evosearch.archives.base import EventLog, qd_stats_of
+from evosearch.archives.tables import Event, QDStats
 from evosearch.individual import Individual
 from evosearch.operators.base import STATEFUL
 
@@ -24,7 +26,7 @@ class AddStatus(enum.StrEnum):
 
 @registry.archives.register("population")
 @dataclass(config=STATEFUL)
-class Population:
+class Population(EventLog):
     """Keep the ``size`` best (μ+λ truncation); individuals without a score never enter.
 
     Ties keep the older individual (lower id). A separate hall of fame keeps the best
@@ -37,6 +39,7 @@ class Population:
     def __post_init__(self) -> None:
         self._members: list[Individual] = []
         self._hof: list[Individual] = []
+        self._events = []
 
     def add(self, individuals: Sequence[Individual]) -> list[AddStatus]:
         statuses = []
@@ -46,12 +49,15 @@ class Population:
                 continue
             if len(self._members) < self.size:
                 self._members.append(ind)
+                self._log(ind, Event.NEW)
                 statuses.append(AddStatus.NEW)
             else:
                 worst = min(self._members, key=_rank)
                 if _rank(ind) > _rank(worst):
                     self._members.remove(worst)
                     self._members.append(ind)
+                    self._log(ind, Event.IMPROVED, other=worst.id)
+                    self._log(worst, Event.EVICTED, other=ind.id)
                     statuses.append(AddStatus.IMPROVED)
                 else:
                     statuses.append(AddStatus.NOT_ADDED)
@@ -60,6 +66,9 @@ class Population:
 
     def members(self) -> list[Individual]:
         return sorted(self._members, key=_rank, reverse=True)
+
+    def stats(self) -> QDStats:
+        return qd_stats_of(self._members)
 
     def hall(self) -> list[Individual]:
         return list(self._hof)

@@ -13,6 +13,8 @@ import sys
 COMMAND_MODULES = [
     "evosearch.cli.run",
     "evosearch.cli.inspect",
+    "evosearch.cli.ui",
+    "evosearch.cli.repair",
 ]
 
 

@@ -8,7 +8,6 @@ import math
 
 from rich.console import Console
 from rich.table import Table
-from rich.tree import Tree
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -35,7 +34,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--best", action="store_true", help="the best individual of the run")
     g.add_argument("--descendants", action="store_true", help="children instead of parents")
     g.add_argument("--depth", type=int, default=None, help="at most this many generations")
-    g.add_argument("--format", choices=["tree", "dot", "json"], default="tree")
+    g.add_argument("--format", choices=["tree", "dot", "json", "html"], default="tree")
+    g.add_argument(
+        "--collapse",
+        type=int,
+        default=6,
+        metavar="N",
+        help="collapse single lines of descent longer than N into one line (default 6)",
+    )
+    g.add_argument("--full", action="store_true", help="never collapse (same as --collapse 0)")
+    g.add_argument("-o", "--output", help="write to this file instead of the terminal")
+    g.add_argument(
+        "--diff",
+        action="store_true",
+        help="after the tree, the chain of first parents from the root with each step's "
+        "score and its genome diff to the parent (code and prompts as text diffs)",
+    )
     g.set_defaults(func=cmd_lineage)
 
 
@@ -50,7 +64,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     import yaml
 
     store = _open(args.run)
-    table = store.table(["status", "score", "tokens_in", "tokens_out", "cost_usd", "generation"])
+    table = store.table(
+        ["status", "score", "tokens_in", "tokens_out", "cost_usd", "generation", "operator"]
+    )
     counts = {k: 0 for k in ("ok", "failed", "timeout", "invalid")}
     for row in pc.value_counts(table["status"]).to_pylist():
         counts[row["values"]] = row["counts"]
@@ -75,17 +91,44 @@ def cmd_status(args: argparse.Namespace) -> int:
         "cost_usd": float(pc.sum(table["cost_usd"]).as_py() or 0.0),
         "updated_at": store.manifest.get("updated_at"),
     }
+    if info["tokens_in"] or info["tokens_out"] or info["cost_usd"]:
+        info["llm_by_operator"] = _llm_by_operator(table)
     if args.json:
         print(json.dumps(info, indent=1))
         return 0
     out = Console()
     grid = Table.grid(padding=(0, 2))
     for k, v in info.items():
-        if isinstance(v, dict):
+        if k == "llm_by_operator":
+            v = "; ".join(
+                f"{op}: n={t['n']} tokens={t['tokens_in']}/{t['tokens_out']} ${t['cost_usd']:.4g}"
+                for op, t in v.items()
+            )
+        elif isinstance(v, dict):
             v = ", ".join(f"{a}={b}" for a, b in v.items())
         grid.add_row(f"[bold]{k}[/]", str(v))
     out.print(grid)
     return 0
+
+
+def _llm_by_operator(table) -> dict[str, dict[str, float]]:
+    """LLM tokens and dollars per operator label (only operators that used any)."""
+    sums = table.group_by("operator").aggregate(
+        [("tokens_in", "sum"), ("tokens_out", "sum"), ("cost_usd", "sum"), ("operator", "count")]
+    )
+    out = {}
+    for row in sorted(sums.to_pylist(), key=lambda r: str(r["operator"])):
+        t_in, t_out = int(row["tokens_in_sum"] or 0), int(row["tokens_out_sum"] or 0)
+        usd = float(row["cost_usd_sum"] or 0.0)
+        if t_in or t_out or usd:
+            n = int(row["operator_count"])
+            out[str(row["operator"])] = {
+                "n": n,
+                "tokens_in": t_in,
+                "tokens_out": t_out,
+                "cost_usd": usd,
+            }
+    return out
 
 
 def cmd_top(args: argparse.Namespace) -> int:
@@ -173,7 +216,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_lineage(args: argparse.Namespace) -> int:
     from evosearch.cli import CLIError
-    from evosearch.store import LineageIndex, best_id, lineage_graph
+    from evosearch.store import best_id
+    from evosearch.ui import lineage_render as render
 
     store = _open(args.run)
     if args.best:
@@ -184,64 +228,57 @@ def cmd_lineage(args: argparse.Namespace) -> int:
         target = args.id
     else:
         raise CLIError("give an individual id or --best")
-    index = LineageIndex.load(store)
-    walk = index.descendants if args.descendants else index.ancestors
-    related = walk(target, args.depth)
-    nodes = {target, *related}
-    graph = lineage_graph(store, nodes)
-    if args.format == "json":
-        data = {
-            "root": target,
-            "direction": "descendants" if args.descendants else "ancestors",
-            "nodes": [
-                {"id": n, **graph.nodes[n], "distance": related.get(n, 0)}
-                for n in sorted(graph.nodes)
-            ],
-            "edges": [{"parent": a, "child": b} for a, b in sorted(graph.edges)],
-        }
-        print(json.dumps(data, indent=1))
-    elif args.format == "dot":
-        print(_to_dot(graph, target))
+    if args.depth is not None and args.depth < 0:
+        raise CLIError(f"--depth must be >= 0, got {args.depth}")
+    lin = render.collect(store, target, descendants=args.descendants, depth=args.depth)
+    collapse = 0 if args.full else args.collapse
+    if args.format == "tree":
+        tree = render.to_rich_tree(lin, collapse)
+        if not args.output:
+            Console().print(tree)
+            if args.diff:
+                print(chain_diffs(store, target))
+            return 0
+        with open(args.output, "w", encoding="utf-8") as f:
+            Console(file=f, width=200, color_system=None).print(tree)
     else:
-        Console().print(_to_tree(graph, target, args.descendants))
+        text = {
+            "json": lambda: json.dumps(render.to_json(lin), indent=1),
+            "dot": lambda: render.to_dot(lin, collapse),
+            "html": lambda: render.to_html(lin, store, collapse),
+        }[args.format]()
+        if not args.output:
+            print(text)
+            return 0
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(text)
+    print(f"wrote {args.output} ({len(lin.nodes)} individuals)")
     return 0
 
 
-def _label(graph, n: int) -> str:
-    d = graph.nodes[n]
-    score = "-" if d.get("score") is None else f"{d['score']:.6g}"
-    status = "" if d.get("status") == "ok" else f" [red]{d.get('status')}[/]"
-    where = f"{d.get('operator')} gen {d.get('generation')}"
-    return f"[bold]#{n}[/] score [green]{score}[/]{status}  [dim]{where}[/]"
+def chain_diffs(store, target: int) -> str:
+    """The first-parent chain from the root to ``target``, each step with its score and diff."""
+    from evosearch.store import LineageIndex
+    from evosearch.ui.diff import diff_as_text, genome_diff
 
-
-def _to_tree(graph, root: int, descendants: bool) -> Tree:
-    tree = Tree(_label(graph, root))
-    seen = {root}
-    stack = [(root, tree)]
-    while stack:
-        node, branch = stack.pop()
-        nxt = graph.successors(node) if descendants else graph.predecessors(node)
-        for other in sorted(nxt):
-            if other in seen:
-                branch.add(f"[dim]#{other} (repeated: reached by another path)[/]")
-                continue
-            seen.add(other)
-            stack.append((other, branch.add(_label(graph, other))))
-    return tree
-
-
-def _to_dot(graph, root: int) -> str:
-    lines = ["digraph lineage {", "  rankdir=BT;", '  node [shape=box, fontname="monospace"];']
-    for n in sorted(graph.nodes):
-        d = graph.nodes[n]
-        score = "-" if d.get("score") is None else f"{d['score']:.6g}"
-        style = ", style=bold" if n == root else ""
-        label = f"#{n}\\nscore {score}\\n{d.get('operator')}"
-        lines.append(f'  n{n} [label="{label}"{style}];')
-    for a, b in sorted(graph.edges):
-        lines.append(f"  n{a} -> n{b};")
-    lines.append("}")
+    index = LineageIndex.load(store)
+    chain = [target]
+    while len(chain) < 10_000:
+        parents = index.parents_of(chain[-1])
+        if not len(parents):
+            break
+        chain.append(int(parents[0]))
+    chain.reverse()
+    lines = [f"\nchain of {len(chain)} steps from the root to #{target}:"]
+    previous = None
+    for ind_id in chain:
+        ind = store.get(ind_id)
+        score = "-" if ind.score != ind.score else f"{ind.score:.6g}"
+        lines.append(f"\n=== #{ind.id}  score {score}  {ind.operator}  gen {ind.generation}")
+        if previous is not None:
+            body = diff_as_text(genome_diff(previous.genome.to_json(), ind.genome.to_json()))
+            lines.append(body or "(no change to the genome)")
+        previous = ind
     return "\n".join(lines)
 
 

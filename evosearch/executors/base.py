@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from evosearch.fitness.base import FitnessContext, FitnessSpec
 from evosearch.genomes.base import Genome
-from evosearch.individual import FitnessResult
+from evosearch.individual import FitnessResult, Status
 
 
 @dataclasses.dataclass
@@ -24,6 +24,23 @@ class Task:
     genomes: list[Genome]
     ctx: FitnessContext
     batched_call: bool = False
+
+    @property
+    def key(self) -> str:
+        """The evaluation key: genome fingerprint(s) + evaluator version + seed.
+
+        Equal keys mean the same evaluation (same genomes, same evaluator and version, same
+        seed, hence the same individual within a run); executors use it to run a duplicate
+        submission once and to drop a retried task's late result.
+        """
+        import hashlib
+
+        h = hashlib.sha256()
+        for part in (self.spec.ref, self.spec.version, str(self.ctx.seed), str(self.batched_call)):
+            h.update(part.encode() + b"\0")
+        for g in self.genomes:
+            h.update(g.fingerprint().encode() + b"\0")
+        return h.hexdigest()
 
 
 class Executor(abc.ABC):
@@ -85,9 +102,18 @@ class Executor(abc.ABC):
 
 
 def run_task(task: Task) -> list[FitnessResult]:
-    """Execute a task in the current process (used by every executor's workers)."""
-    from evosearch.fitness.base import evaluate_batch, evaluate_one
+    """Execute a task in the current process (used by every executor's workers).
 
+    A fitness declared with ``setup=`` gets its per-process resource in ``ctx.resource``;
+    a setup that raises makes every evaluation of the task a ``failed`` result.
+    """
+    from evosearch.fitness.base import evaluate_batch, evaluate_one
+    from evosearch.fitness.resources import SetupFailed, with_resource
+
+    try:
+        task = dataclasses.replace(task, ctx=with_resource(task.spec, task.ctx))
+    except SetupFailed as exc:
+        return [FitnessResult.failure(Status.FAILED, str(exc))] * len(task.genomes)
     if task.batched_call:
         return evaluate_batch(task.spec, task.genomes, task.ctx)
     return [evaluate_one(task.spec, g, task.ctx) for g in task.genomes]

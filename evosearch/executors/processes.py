@@ -38,7 +38,7 @@ class ProcessExecutor(Executor):
         self.retries = retries
         self._lock = threading.Lock()
         self._live: set[cf.Future] = set()  # submitted, not yet resolved
-        self._retry: list[tuple[Task, cf.Future, int]] = []  # tasks whose worker died
+        self._retry: list[cf.Future] = []
         self._pool = get_reusable_executor(max_workers=workers, timeout=300)
 
     def submit(self, task: Task) -> cf.Future:
@@ -54,34 +54,51 @@ class ProcessExecutor(Executor):
         except (RuntimeError, TerminatedWorkerError):  # the pool was broken: make a new one
             self._pool = get_reusable_executor(max_workers=self.workers, timeout=300)
             inner = self._pool.submit(run_task, task)
-        outer._evosearch = (task, inner, attempt, None)  # type: ignore[attr-defined]
+        with self._lock:
+            outer._evosearch = (task, inner, attempt, None)  # type: ignore[attr-defined]
 
         def relay(f: cf.Future) -> None:
-            if outer.done() or outer._evosearch[1] is not f:  # superseded by a resubmission
-                return
-            exc = f.exception()
-            if exc is None:
-                _settle(outer, f.result())
-            elif isinstance(exc, (TerminatedWorkerError, cf.process.BrokenProcessPool)):
-                if attempt < self.retries:
-                    # resubmitted by the waiting thread: this callback runs in loky's
-                    # manager thread, which cannot replace its own (broken) pool
-                    with self._lock:
-                        self._retry.append((task, outer, attempt + 1))
-                else:
-                    err = f"worker process died during evaluation ({type(exc).__name__}: {exc})"
-                    _settle(outer, [FitnessResult.failure(Status.FAILED, err)] * len(task.genomes))
-            else:  # cannot happen for run_task, which returns failures as results
-                err = f"{type(exc).__name__}: {exc}"
-                _settle(outer, [FitnessResult.failure(Status.FAILED, err)] * len(task.genomes))
+            # Runs in loky's thread: never touch the pool here (a resubmission from inside
+            # a broken pool's callback deadlocks); retries are queued for the waiting thread.
+            with self._lock:
+                if outer.done() or outer._evosearch[1] is not f:  # superseded
+                    return
+                exc = cf.CancelledError() if f.cancelled() else f.exception()
+                if exc is None:
+                    outer.set_result(f.result())
+                elif isinstance(
+                    exc, (TerminatedWorkerError, cf.process.BrokenProcessPool, cf.CancelledError)
+                ):
+                    if attempt < self.retries:
+                        outer._evosearch = (task, None, attempt + 1, None)
+                        self._retry.append(outer)
+                    else:
+                        err = f"worker process died during evaluation ({type(exc).__name__}: {exc})"
+                        outer.set_result(
+                            [FitnessResult.failure(Status.FAILED, err)] * len(task.genomes)
+                        )
+                else:  # cannot happen for run_task, which returns failures as results
+                    err = f"{type(exc).__name__}: {exc}"
+                    outer.set_result(
+                        [FitnessResult.failure(Status.FAILED, err)] * len(task.genomes)
+                    )
 
         inner.add_done_callback(relay)
+
+    def _resubmit(self) -> None:
+        with self._lock:
+            todo, self._retry = self._retry, []
+        for outer in todo:
+            task, _inner, attempt, _ = outer._evosearch
+            self._start(task, outer, attempt)
 
     def wait(self, futures, timeout=None):
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            step = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
             self._resubmit()
+            step = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
+            if self._retry:
+                step = 0.0
             done, pending = cf.wait(futures, timeout=step, return_when=cf.FIRST_COMPLETED)
             if done:
                 return set(done), set(pending)
@@ -90,13 +107,6 @@ class ProcessExecutor(Executor):
             self._enforce_hard_limits({f for f in set(self._live) if not f.done()})
             if deadline is not None and time.monotonic() >= deadline:
                 return set(), set(pending)
-
-    def _resubmit(self) -> None:
-        with self._lock:
-            retry, self._retry = self._retry, []
-        for task, outer, attempt in retry:
-            if not outer.done():
-                self._start(task, outer, attempt)
 
     def result(self, future: cf.Future) -> list[FitnessResult]:
         while not future.done():
@@ -108,6 +118,8 @@ class ProcessExecutor(Executor):
         overdue = []
         for outer in pending:
             task, inner, attempt, started = outer._evosearch
+            if inner is None:  # waiting to be resubmitted after a worker died
+                continue
             if started is None and inner.running():
                 outer._evosearch = (task, inner, attempt, now)
                 continue
@@ -120,28 +132,22 @@ class ProcessExecutor(Executor):
                 overdue.append(outer)
         if not overdue:
             return
-        for outer in overdue:  # settle first: the kill below must not race their results
-            task = outer._evosearch[0]
-            err = f"evaluation exceeded its {task.spec.timeout:g}s time limit and was killed"
-            _settle(outer, [FitnessResult.failure(Status.TIMEOUT, err)] * len(task.genomes))
-        bystanders = [o for o in pending if not o.done()]
-        for outer in bystanders:  # detach them so the kill's errors are not relayed
-            task, _inner, attempt, _ = outer._evosearch
-            outer._evosearch = (task, None, attempt, None)
+        with self._lock:  # detach every running task from the pool about to be killed
+            detached = [o for o in pending if not o.done()]
+            for outer in detached:
+                task, _inner, attempt, _ = outer._evosearch
+                outer._evosearch = (task, None, attempt, None)
         # Killing the pool is the only way to stop a worker stuck outside Python code.
         self._pool.shutdown(wait=False, kill_workers=True)
         self._pool = get_reusable_executor(max_workers=self.workers, timeout=300)
-        for outer in bystanders:  # innocent bystanders of the kill: run them again
-            task, _inner, attempt, _ = outer._evosearch
-            self._start(task, outer, attempt)
+        for outer in overdue:
+            task = outer._evosearch[0]
+            err = f"evaluation exceeded its {task.spec.timeout:g}s time limit and was killed"
+            outer.set_result([FitnessResult.failure(Status.TIMEOUT, err)] * len(task.genomes))
+        for outer in detached:
+            if not outer.done():  # innocent bystanders of the kill: run them again
+                task, _inner, attempt, _ = outer._evosearch
+                self._start(task, outer, attempt)
 
     def close(self) -> None:
         pass  # the reusable pool is shared and shuts down on its own idle timeout
-
-
-def _settle(outer: cf.Future, results: list[FitnessResult]) -> None:
-    """Resolve ``outer`` unless a racing thread (relay or watchdog) already did."""
-    try:
-        outer.set_result(results)
-    except cf.InvalidStateError:
-        pass

@@ -1,0 +1,14 @@
+"""Fitness: the plugin API (``@fitness``), evaluation helpers and built-in evaluators.
+
+Write plugins with ``from evosearch.fitness import fitness, FitnessContext``.
+"""
+
+from evosearch.fitness.base import (
+    FitnessContext,
+    FitnessSpec,
+    evaluate_batch,
+    evaluate_one,
+    fitness,
+)
+
+__all__ = ["FitnessContext", "FitnessSpec", "evaluate_batch", "evaluate_one", "fitness"]

@@ -28,7 +28,11 @@ log = logging.getLogger("evosearch.fitness")
 
 
 def fitness(
-    name: str | None = None, *, batched: bool = False, version: str = "1"
+    name: str | None = None,
+    *,
+    batched: bool = False,
+    version: str = "1",
+    setup: Callable[[FitnessContext], Any] | None = None,
 ) -> Callable[[Callable], Callable]:
     """Register a fitness function.
 
@@ -36,6 +40,9 @@ def fitness(
         name: Registered name (defaults to the function's name).
         batched: The function takes a list of genomes and returns a list of results.
         version: Evaluator version, part of the evaluation cache key.
+        setup: ``setup(ctx) -> resource``, called once per worker process (per fitness,
+            version, params and device) to load what evaluations share, e.g. a model pool;
+            the fitness finds it as ``ctx.resource`` (see ``fitness/resources.py``).
 
     Returns:
         The decorator; the function itself is returned unchanged.
@@ -47,7 +54,9 @@ def fitness(
     """
 
     def decorator(fn: Callable) -> Callable:
-        meta = {"batched": batched, "version": version}
+        meta: dict[str, Any] = {"batched": batched, "version": version}
+        if setup is not None:
+            meta["setup"] = setup
         fn.__evosearch_meta__ = meta  # type: ignore[attr-defined]
         registry.fitnesses.add(name or fn.__name__, fn, **meta)
         return fn
@@ -66,6 +75,7 @@ class FitnessContext:
         stage: The evaluation stage (0 unless staged evaluation is configured).
         scratch: A scratch directory private to this evaluation (created on demand).
         individual_id: Id of the individual being evaluated (-1 for batched calls).
+        resource: What the fitness's ``setup`` returned in this worker (None without one).
     """
 
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -74,6 +84,7 @@ class FitnessContext:
     stage: int = 0
     scratch_root: str | None = None
     individual_id: int = -1
+    resource: Any = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def scratch(self) -> pathlib.Path:

@@ -42,7 +42,11 @@ class BBOBProblem:
             raise ValueError(
                 f"fitness.params.dimension: {dimension} not in the BBOB suite {BBOB_DIMENSIONS}"
             )
-        suite = cocoex.Suite("bbob", "", "")
+        suite = cocoex.Suite(
+            "bbob",
+            f"instances: {instance}",
+            f"function_indices: {function} dimensions: {dimension}",
+        )
         self.problem = suite.get_problem_by_function_dimension_instance(
             function, dimension, instance
         )

@@ -20,7 +20,8 @@ class ScriptedBackend:
 
     Args:
         responses: Answers returned in turn (cycled).
-        respond: Alternatively, a function ``(request) -> str``.
+        respond: Alternatively, a function ``(request) -> str``, or its
+            ``module:function`` reference (so configs can name one).
         fail_every: Every n-th request returns an error completion (0: never).
         latency: Seconds to sleep per request (for concurrency tests).
     """
@@ -28,12 +29,14 @@ class ScriptedBackend:
     def __init__(
         self,
         responses: Sequence[str] = (),
-        respond: Callable[[LLMRequest], str] | None = None,
+        respond: Callable[[LLMRequest], str] | str | None = None,
         fail_every: int = 0,
         latency: float = 0.0,
     ):
         if not responses and respond is None:
             raise TypeError("ScriptedBackend needs responses or respond")
+        if isinstance(respond, str):
+            respond = registry.resolve_reference(respond)
         self.responses = list(responses)
         self.respond = respond
         self.fail_every = fail_every

@@ -12,7 +12,7 @@ import numpy as np
 import pydantic
 
 from evosearch.genomes.base import Genome
-from evosearch.individual import Cost
+from evosearch.individual import Cost, Individual
 
 # Frozen, strict parameter models for operators, selectors, initializers and archives.
 PARAMS = pydantic.ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
@@ -40,6 +40,26 @@ class Child:
     genome: Genome
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
     cost: Cost = dataclasses.field(default_factory=Cost)
+
+
+@dataclasses.dataclass(frozen=True)
+class VariationContext:
+    """What a strategy knows around one variation, for operators that ask for it.
+
+    Operators declare ``uses_context = True`` (and usually an ``inspirations`` count); the
+    strategy then calls ``op(parents, rng, context=VariationContext(...))``. Vector operators
+    never see it.
+
+    Attributes:
+        parents: The evaluated parent individuals, in the order of the genomes passed (empty
+            for the later steps of a pipeline, whose input is a fresh, unevaluated child).
+        inspirations: Other archive members to show an LLM (any order; operators sort them).
+        best: The best archive member, or None.
+    """
+
+    parents: tuple[Individual, ...] = ()
+    inspirations: tuple[Individual, ...] = ()
+    best: Individual | None = None
 
 
 @contextlib.contextmanager

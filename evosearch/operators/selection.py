@@ -18,8 +18,18 @@ from evosearch.individual import Individual
 from evosearch.operators.base import PARAMS
 
 
+class ValidPool(list):
+    """A pool already passed through ``valid_only``.
+
+    Strategies build it once per ask, so selectors called once per child do not rescan a
+    large archive.
+    """
+
+
 def valid_only(individuals: Sequence[Individual]) -> list[Individual]:
     """Individuals with a finite score; all of them when none has one."""
+    if isinstance(individuals, ValidPool):
+        return individuals
     valid = [i for i in individuals if not math.isnan(i.score)]
     return valid or list(individuals)
 

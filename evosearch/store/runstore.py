@@ -23,14 +23,14 @@ import json
 import os
 import pathlib
 import pickle
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from evosearch.individual import Individual
-from evosearch.store import schema
+from evosearch.store import faults, schema
 from evosearch.store.files import atomic_write, atomic_write_bytes, fsync_dir, sha256_file
 
 FORMAT = "evosearch-run/1"
@@ -56,6 +56,8 @@ class RunStore:
         self._table_cache: tuple[int, pa.Table] | None = None
         self._wal_writer: pa.ipc.RecordBatchStreamWriter | None = None
         self._wal_file: Any = None
+        self._ids: set[int] | None = None
+        self.duplicates_dropped = 0
         if writable:
             self._acquire_lock()
             self._remove_orphans()
@@ -158,6 +160,13 @@ class RunStore:
             listed.add(self._manifest["checkpoint"]["file"])
         if self._manifest.get("wal"):
             listed.add(self._manifest["wal"])
+        tables = self._manifest.get("tables") or {}
+        listed.update(p["file"] for parts in tables.values() for p in parts)
+        for d in self.path.glob("*/"):  # extra tables: only their own part files
+            if d.name not in ("individuals", "checkpoints"):
+                for f in [*d.glob("part-*.parquet"), *d.glob(".part-*.parquet.tmp-*")]:
+                    if f"{d.name}/{f.name}" not in listed:
+                        f.unlink(missing_ok=True)
         for sub in ("individuals", "checkpoints"):
             for f in (self.path / sub).glob("*"):
                 rel = f"{sub}/{f.name}"
@@ -178,17 +187,24 @@ class RunStore:
         *,
         generation: int,
         counters: dict[str, Any] | None = None,
+        tables: Mapping[str, pa.Table] | None = None,
     ) -> None:
         """Durably commit a batch of evaluated individuals with the state after them.
 
         Writes the part and the checkpoint under their final names, then replaces the
-        manifest (the commit point), then starts a fresh WAL.
+        manifest (the commit point), then starts a fresh WAL. ``tables`` (name → table, e.g.
+        archive membership and QD metrics) are written as ``NAME/part-SEQ.parquet`` and listed
+        under ``manifest["tables"][NAME]`` in the same commit; read them with ``extra_table``.
 
         Raises:
             StoreError: if the store is read-only or the disk refuses the write; nothing
                 already committed is touched.
         """
         self._require_writable()
+        for name in tables or {}:
+            if not name.isidentifier() or name in ("individuals", "checkpoints"):
+                raise ValueError(f"bad extra table name {name!r} (a plain name, not a core one)")
+        individuals = self._new_only(individuals)
         seq = int(self._manifest["seq"]) + 1
         manifest = dict(self._manifest)
         parts = list(manifest["parts"])
@@ -196,11 +212,14 @@ class RunStore:
             if individuals:
                 part_rel = f"individuals/part-{seq:06d}.parquet"
                 table = schema.to_table(individuals)
+                faults.point("before_part_write")
                 atomic_write(
                     self.path / part_rel,
                     lambda tmp: pq.write_table(table, tmp, compression="zstd"),
+                    fault="part_write",
                     sync=self.sync,
                 )
+                faults.point("after_part_write")
                 parts.append(
                     {
                         "file": part_rel,
@@ -212,9 +231,27 @@ class RunStore:
                         "generation": generation,
                     }
                 )
+            extra = {k: list(v) for k, v in (manifest.get("tables") or {}).items()}
+            for name, tab in (tables or {}).items():
+                (self.path / name).mkdir(exist_ok=True)
+                rel = f"{name}/part-{seq:06d}.parquet"
+                atomic_write(
+                    self.path / rel, lambda tmp, t=tab: pq.write_table(t, tmp), sync=self.sync
+                )
+                extra.setdefault(name, []).append(
+                    {
+                        "file": rel,
+                        "rows": tab.num_rows,
+                        "bytes": (self.path / rel).stat().st_size,
+                        "sha256": sha256_file(self.path / rel),
+                        "generation": generation,
+                    }
+                )
             ckpt_rel = f"checkpoints/{seq:06d}.pkl"
             blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
-            atomic_write_bytes(self.path / ckpt_rel, blob, sync=self.sync)
+            faults.point("before_checkpoint_write")
+            atomic_write_bytes(self.path / ckpt_rel, blob, fault="checkpoint_write", sync=self.sync)
+            faults.point("after_checkpoint_write")
             old_ckpt = manifest.get("checkpoint")
             old_wal = manifest.get("wal")
             manifest.update(
@@ -222,10 +259,11 @@ class RunStore:
                 parts=parts,
                 checkpoint={"file": ckpt_rel, "sha256": _sha256(blob), "generation": generation},
                 wal=None,
+                tables=extra,
                 counters=dict(counters or {}),
                 updated_at=_now(),
             )
-            self._close_wal()
+            faults.point("before_manifest_write")
             atomic_write_bytes(self.path / "manifest.json", _dump_json(manifest), sync=self.sync)
         except OSError as exc:
             raise StoreError(
@@ -233,10 +271,36 @@ class RunStore:
                 f"(everything committed before is intact)"
             ) from None
         self._manifest = manifest
+        if self._ids is not None:
+            self._ids.update(i.id for i in individuals)
+        faults.point("after_manifest_write")
+        self._close_wal()
         if old_ckpt:  # keep only the newest checkpoint; parts are never deleted
             (self.path / old_ckpt["file"]).unlink(missing_ok=True)
         if old_wal:
             (self.path / old_wal).unlink(missing_ok=True)
+
+    def committed_ids(self) -> set[int]:
+        """Ids of every individual in a committed part (read once, then kept up to date)."""
+        if self._ids is None:
+            self._ids = set(self.table(["id"])["id"].to_pylist()) if self.parts else set()
+        return self._ids
+
+    def _new_only(self, individuals: Sequence[Individual]) -> list[Individual]:
+        """Drop rows whose individual id is already committed (or repeated in the batch).
+
+        This is what makes a retried or duplicated evaluation unable to add a second row.
+        """
+        seen = self.committed_ids()
+        fresh: list[Individual] = []
+        batch: set[int] = set()
+        for ind in individuals:
+            if ind.id in seen or ind.id in batch:
+                self.duplicates_dropped += 1
+                continue
+            batch.add(ind.id)
+            fresh.append(ind)
+        return fresh
 
     def append_wal(self, individuals: Sequence[Individual]) -> None:
         """Append evaluated individuals to the write-ahead log (steady-state mode).
@@ -247,18 +311,27 @@ class RunStore:
         self._require_writable()
         if not individuals:
             return
-        if self._wal_writer is None:
-            name = f"wal-{int(self._manifest['seq']) + 1:06d}.arrows"
-            self._wal_file = open(self.path / name, "wb")  # noqa: SIM115
-            self._wal_writer = pa.ipc.new_stream(self._wal_file, schema.SCHEMA)
-            manifest = dict(self._manifest, wal=name)
-            atomic_write_bytes(self.path / "manifest.json", _dump_json(manifest), sync=self.sync)
-            self._manifest = manifest
-        for batch in schema.to_table(individuals).to_batches():
-            self._wal_writer.write_batch(batch)
-        self._wal_file.flush()
-        if self.sync:
-            os.fsync(self._wal_file.fileno())
+        try:
+            if self._wal_writer is None:
+                name = f"wal-{int(self._manifest['seq']) + 1:06d}.arrows"
+                self._wal_file = open(self.path / name, "wb")  # noqa: SIM115
+                self._wal_writer = pa.ipc.new_stream(self._wal_file, schema.SCHEMA)
+                manifest = dict(self._manifest, wal=name)
+                atomic_write_bytes(
+                    self.path / "manifest.json", _dump_json(manifest), sync=self.sync
+                )
+                self._manifest = manifest
+            for batch in schema.to_table(individuals).to_batches():
+                self._wal_writer.write_batch(batch)
+            self._wal_file.flush()
+            if self.sync:
+                os.fsync(self._wal_file.fileno())
+        except OSError as exc:
+            raise StoreError(
+                f"cannot append to the write-ahead log of {self.path}: {exc.strerror or exc} "
+                "(everything committed before is intact)"
+            ) from None
+        faults.point("after_wal_append")
 
     def read_wal(self) -> list[Individual]:
         """The individuals in the current WAL, up to its last complete batch."""
@@ -277,7 +350,9 @@ class RunStore:
             pass  # torn tail after a crash: keep the complete batches
         if not batches:
             return []
-        return schema.from_table(pa.Table.from_batches(batches, schema=schema.SCHEMA))
+        rows = schema.from_table(pa.Table.from_batches(batches, schema=schema.SCHEMA))
+        seen: set[int] = set()
+        return [i for i in rows if not (i.id in seen or seen.add(i.id))]
 
     def _close_wal(self) -> None:
         if self._wal_writer is not None:
@@ -349,6 +424,27 @@ class RunStore:
             self._table_cache = (len(parts), table)
         return table
 
+    def extra_table(self, name: str, schema_: pa.Schema | None = None) -> pa.Table:
+        """A table committed through ``commit(tables=...)``, all its parts in commit order.
+
+        Args:
+            name: The table name (e.g. ``archive``, ``qd``).
+            schema_: Schema of the empty table returned when nothing was committed yet.
+
+        Raises:
+            StoreError: if a listed part is missing or unreadable.
+        """
+        parts = (self._manifest.get("tables") or {}).get(name, [])
+        tables = []
+        for p in parts:
+            try:
+                tables.append(pq.read_table(self.path / p["file"]))
+            except (OSError, pa.ArrowException) as exc:
+                raise StoreError(f"part {p['file']} of {self.path} is unreadable ({exc})") from None
+        if not tables:
+            return (schema_ or pa.schema([])).empty_table()
+        return pa.concat_tables(tables)
+
     def individuals(self) -> list[Individual]:
         return schema.from_table(self.table())
 
@@ -371,7 +467,8 @@ class RunStore:
     def verify(self) -> list[str]:
         """Check every part against its checksum; return the problems found (empty if none)."""
         problems = []
-        for p in self._manifest["parts"]:
+        extra = [p for ps in (self._manifest.get("tables") or {}).values() for p in ps]
+        for p in [*self._manifest["parts"], *extra]:
             f = self.path / p["file"]
             if not f.exists():
                 problems.append(f"{p['file']}: missing")

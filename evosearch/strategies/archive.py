@@ -6,6 +6,7 @@ runs: which archive, selector and operators are used is configuration.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -15,8 +16,9 @@ from pydantic import Field
 from evosearch import registry
 from evosearch.config import PluginConfig
 from evosearch.genomes.base import Genome
-from evosearch.individual import FitnessResult, Individual, Status
-from evosearch.operators.base import Child, VariationError
+from evosearch.individual import FitnessResult, Individual, Status, best_of
+from evosearch.operators.base import Child, VariationContext, VariationError
+from evosearch.operators.selection import ValidPool, valid_only
 from evosearch.strategies.base import Offspring, Strategy
 
 
@@ -39,6 +41,12 @@ class ArchiveParams(pydantic.BaseModel):
             the rest are applied to each child in turn.
         archive: Where evaluated individuals go (``population`` = μ+λ truncation).
         dedup: Skip children whose fingerprint the archive already holds (up to 10 retries).
+        parallel_variations: Variations run at once on threads, so LLM operators keep an
+            HTTP backend's ``concurrency`` busy. Each child then draws from its own generator
+            spawned from the strategy's, so runs stay reproducible; 1 (the default) keeps
+            the sequential random stream. Asked for fewer children than this (steady-state
+            mode asks for one at a time), the strategy still makes this many at once and
+            hands out the rest on the next asks (they are part of its checkpointed state).
     """
 
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
@@ -50,6 +58,7 @@ class ArchiveParams(pydantic.BaseModel):
     operators: list[OperatorStep] = Field(min_length=1)
     archive: PluginConfig = PluginConfig(name="population")
     dedup: bool = False
+    parallel_variations: int = Field(default=1, ge=1)
 
 
 @registry.strategies.register("archive")
@@ -84,6 +93,8 @@ class ArchiveStrategy(Strategy):
         )
         self._initialised = 0
         self._seen: set[str] = set()
+        self._children: Counter[int] = Counter()  # told children per parent id
+        self._next_island = 0
 
     @property
     def batch_size(self) -> int:
@@ -95,35 +106,79 @@ class ArchiveStrategy(Strategy):
     def _ask(self, n: int) -> list[Offspring]:
         out: list[Offspring] = []
         init_size = self.params.init_size or self.batch_size
-        pool = self.archive.members()
+        pool = ValidPool(valid_only(self.archive.members()))
+        islands = getattr(self.archive, "islands", 1)
+        by_island: dict[int, ValidPool] = {}
         if self._initialised < init_size or not pool:
             k = n if not pool else min(n, init_size - self._initialised)
-            out.extend(Offspring(g, operator="init") for g in self.init(k, self.rng))
+            for j, g in enumerate(self.init(k, self.rng)):
+                out.append(Offspring(g, operator="init", island=(self._initialised + j) % islands))
             self._initialised += k
+        need, workers = n - len(out), self.params.parallel_variations
+        if need and workers > 1 and pool:
+            ready = self.__dict__.setdefault("_ready", [])  # children made ahead
+            if len(ready) < need:  # steady state asks one at a time: make `workers` at once
+                ready.extend(self._vary_parallel(pool, max(need - len(ready), workers)))
+            out.extend(ready[:need])
+            del ready[:need]
         while len(out) < n:
-            out.extend(self._vary(pool, n - len(out)))
+            island = None
+            if islands > 1:  # round-robin over islands; parents come from that island
+                island = self._next_island % islands
+                self._next_island += 1
+            local = pool
+            if island is not None:
+                if island not in by_island:
+                    by_island[island] = ValidPool(valid_only(self.archive.members(island=island)))
+                local = by_island[island]
+            out.extend(self._vary(local or pool, n - len(out), island))
         return out[:n]
 
-    def _vary(self, pool: list[Individual], need: int) -> list[Offspring]:
+    def _vary_parallel(self, pool: list[Individual], need: int) -> list[Offspring]:
+        """``need`` single-child variations on threads, each with its own spawned generator."""
+        import concurrent.futures
+
+        def one(rng: np.random.Generator) -> list[Offspring]:
+            # A shallow copy that shares archive and operators; only the generator differs.
+            # (Not copy.copy: that goes through __getstate__, which leaves the archive out.)
+            worker = object.__new__(type(self))
+            worker.__dict__.update(self.__dict__, rng=rng)
+            return worker._vary(pool, 1, None)
+
+        workers = min(need, self.params.parallel_variations)
+        with concurrent.futures.ThreadPoolExecutor(workers) as ex:
+            return [o for outs in ex.map(one, self.rng.spawn(need)) for o in outs]
+
+    def _select(self, pool: list[Individual], k: int) -> list[Individual]:
+        if getattr(self.selector, "uses_child_counts", False):
+            return self.selector(pool, k, self.rng, child_counts=self._children)
+        return self.selector(pool, k, self.rng)
+
+    def _vary(
+        self, pool: list[Individual], need: int, island: int | None = None
+    ) -> list[Offspring]:
         name, prob, first = self.operators[0]
         for _attempt in range(10):
-            parents = self.selector(pool, first.arity, self.rng)
+            parents = self._select(pool, first.arity)
+            home = parents[0].island if island is None else island
             names: list[str] = []
             params: dict[str, Any] = {}
             try:
                 if self.rng.random() < prob:
-                    children = [_as_child(c) for c in first([p.genome for p in parents], self.rng)]
+                    out = _apply(first, [p.genome for p in parents], self.rng, pool, parents)
+                    children = [_as_child(c) for c in out]
                     names.append(name)
                 else:
                     children = [Child(p.genome) for p in parents]
                 for step_name, step_prob, op in self.operators[1:]:
                     if self.rng.random() < step_prob:
                         children = [
-                            _merge(c, _as_child(op([c.genome], self.rng)[0])) for c in children
+                            _merge(c, _as_child(_apply(op, [c.genome], self.rng, pool, [])[0]))
+                            for c in children
                         ]
                         names.append(step_name)
             except VariationError as exc:
-                return [self._failed(parents, name, exc)]
+                return [self._failed(parents, name, exc, home)]
             for c in children:
                 params.update(c.params)
             fresh = [c for c in children if c.genome.fingerprint() not in self._seen]
@@ -132,15 +187,17 @@ class ArchiveStrategy(Strategy):
             ids = tuple(p.id for p in parents)
             label = "+".join(names) or "copy"
             return [
-                Offspring(c.genome, ids, label, dict(c.params), parents[0].island, cost=c.cost)
+                Offspring(c.genome, ids, label, dict(c.params), home, cost=c.cost)
                 for c in (fresh if self.params.dedup else children)[:need]
             ]
         return [
-            Offspring(c.genome, tuple(p.id for p in parents), "+".join(names) or "copy")
+            Offspring(c.genome, tuple(p.id for p in parents), "+".join(names) or "copy", {}, home)
             for c in children[:need]
         ]
 
-    def _failed(self, parents: list[Individual], name: str, exc: VariationError) -> Offspring:
+    def _failed(
+        self, parents: list[Individual], name: str, exc: VariationError, island: int
+    ) -> Offspring:
         result = FitnessResult.failure(Status.INVALID, f"variation failed: {exc}").with_(
             feedback=exc.raw[:20000]
         )
@@ -149,14 +206,66 @@ class ArchiveStrategy(Strategy):
             tuple(p.id for p in parents),
             name,
             {"failed": True},
-            parents[0].island,
+            island,
             result=result,
             cost=exc.cost,
         )
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The archive, the seen fingerprints and the child counts are functions of the
+        # committed individuals (DESIGN §5): checkpoints leave them out (pickling a large
+        # archive at every commit dominated run time) and ``restore`` rebuilds them.
+        state = self.__dict__.copy()
+        state.update(archive=None, _seen=None, _children=None)
+        return state
+
+    def restore(self, store: Any) -> None:
+        """Rebuild the archive and bookkeeping from a run's committed individuals.
+
+        Called by ``Engine.resume`` after loading a checkpoint (before any WAL replay).
+
+        Args:
+            store: The run's ``RunStore``.
+        """
+        from evosearch.archives.rebuild import rebuild_archive
+
+        self.archive = rebuild_archive(store, self.params.archive)
+        table = store.table(["fingerprint", "parent_ids"])
+        self._seen = set(table["fingerprint"].to_pylist())
+        self._children = Counter(p for ps in table["parent_ids"].to_pylist() for p in set(ps or ()))
+
     def _tell(self, individuals: list[Individual]) -> None:
         self.archive.add(individuals)
         self._seen.update(i.genome.fingerprint() for i in individuals)
+        self._children.update(p for i in individuals for p in set(i.parent_ids))
+
+
+def _apply(
+    op: Any,
+    genomes: list[Genome],
+    rng: np.random.Generator,
+    pool: list[Individual],
+    parents: list[Individual],
+) -> list[Genome | Child]:
+    """Call an operator; those with ``uses_context`` also get a ``VariationContext``."""
+    if not getattr(op, "uses_context", False):
+        return op(genomes, rng)
+    return op(genomes, rng, context=variation_context(pool, parents, op, rng))
+
+
+def variation_context(
+    pool: list[Individual], parents: list[Individual], op: Any, rng: np.random.Generator
+) -> VariationContext:
+    """Parents plus ``op.inspirations`` valid archive members drawn without replacement.
+
+    Draws from ``rng`` only when the operator asks for inspirations and some exist, so
+    operators without context leave the random stream untouched.
+    """
+    parent_ids = {p.id for p in parents}
+    others = [i for i in pool if i.id not in parent_ids and i.result is not None and i.result.ok]
+    k = min(int(getattr(op, "inspirations", 0) or 0), len(others))
+    picks = sorted(rng.choice(len(others), size=k, replace=False).tolist()) if k else []
+    return VariationContext(tuple(parents), tuple(others[i] for i in picks), best_of(pool))
 
 
 def _as_child(value: Genome | Child) -> Child:

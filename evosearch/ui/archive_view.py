@@ -1,0 +1,172 @@
+"""Reading the archive tables (membership events and QD metrics) for the web page.
+
+The format is the stable one of ``evosearch/archives/tables.py`` (docs/archives.md): parts
+listed in ``manifest["tables"]["archive" | "qd"]``. Runs without these tables (written before
+they existed, or by strategies without an archive) simply have none: callers fall back to
+binning the individuals' descriptors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from evosearch.store.runstore import RunStore, StoreError
+from evosearch.ui.columns import Columns
+
+EVENTS = ("new", "improved", "evicted")
+
+
+@dataclasses.dataclass
+class Membership:
+    """The membership event log as numpy arrays, extended part by part.
+
+    Attributes:
+        generation, individual_id, event, cell, island, score: One entry per event, in order;
+            ``event`` indexes ``EVENTS``, ``cell`` is -1 where null, ``score`` NaN where null.
+        parts: Number of manifest parts covered.
+    """
+
+    generation: np.ndarray
+    individual_id: np.ndarray
+    event: np.ndarray
+    cell: np.ndarray
+    island: np.ndarray
+    score: np.ndarray
+    parts: int = 0
+
+    @classmethod
+    def empty(cls) -> Membership:
+        e = np.empty(0, np.int64)
+        return cls(e, e, np.empty(0, np.int8), e, e, np.empty(0))
+
+    def __len__(self) -> int:
+        return int(self.individual_id.size)
+
+    def extend(self, store: RunStore) -> Membership:
+        parts = table_parts(store, "archive")
+        if len(parts) <= self.parts:
+            return self
+        new = [self]
+        for p in parts[self.parts :]:
+            t = _read(store, p)
+            ev = t["event"].to_pylist()
+            new.append(
+                Membership(
+                    generation=pc.fill_null(t["generation"], 0).to_numpy().astype(np.int64),
+                    individual_id=t["individual_id"].to_numpy().astype(np.int64),
+                    event=np.array([EVENTS.index(e) if e in EVENTS else 2 for e in ev], np.int8),
+                    cell=pc.fill_null(t["cell"], -1).to_numpy().astype(np.int64),
+                    island=pc.fill_null(t["island"], 0).to_numpy().astype(np.int64),
+                    score=t["score"].to_numpy(zero_copy_only=False).astype(np.float64),
+                )
+            )
+        fields = ("generation", "individual_id", "event", "cell", "island", "score")
+        return Membership(
+            **{f: np.concatenate([getattr(m, f) for m in new]) for f in fields},
+            parts=len(parts),
+        )
+
+    def members_at(self, generation: int | None = None) -> np.ndarray:
+        """Row positions of the events that made the current members (at ``generation``).
+
+        A member is an (island, individual) whose latest event up to that generation is
+        ``new`` or ``improved``.
+        """
+        rows = np.arange(len(self))
+        if generation is not None:
+            rows = rows[self.generation <= generation]
+        if rows.size == 0:
+            return rows
+        key = self.individual_id[rows] * 65536 + self.island[rows]
+        # the last event per key: unique over the reversed order gives the first = latest
+        _, first = np.unique(key[::-1], return_index=True)
+        last = rows[::-1][first]
+        return np.sort(last[self.event[last] != 2])
+
+
+def table_parts(store: RunStore, name: str) -> list[dict[str, Any]]:
+    return list((store.manifest.get("tables") or {}).get(name, []))
+
+
+def qd_metrics(store: RunStore) -> dict[str, Any] | None:
+    """The QD metrics table as columns (one entry per commit), or None when there is none."""
+    parts = table_parts(store, "qd")
+    if not parts:
+        return None
+    rows = []
+    for p in parts:
+        rows.extend(_read(store, p).to_pylist())
+    cols = ("generation", "coverage", "qd_score", "archive_size", "best", "num_cells")
+    return {"source": "archive QD table", **{c: [r.get(c) for r in rows] for c in cols}}
+
+
+def grid_spec(cfg: dict[str, Any]) -> tuple[list[int], list[list[float]]] | None:
+    """``(dims, ranges)`` of the run's MAP-Elites grid archive, if it has a 2-D one."""
+    archive = ((cfg.get("strategy") or {}).get("params") or {}).get("archive") or {}
+    if archive.get("name") == "islands":
+        archive = (archive.get("params") or {}).get("archive") or {}
+    params = archive.get("params") or {}
+    dims, ranges = params.get("dims"), params.get("ranges")
+    if archive.get("name") != "grid" or not dims or len(dims) != 2 or not ranges:
+        return None
+    return [int(d) for d in dims], [[float(a), float(b)] for a, b in ranges]
+
+
+def _read(store: RunStore, part: dict[str, Any]):
+    try:
+        return pq.read_table(store.path / part["file"])
+    except OSError as exc:
+        raise StoreError(f"part {part['file']} of {store.path} is unreadable ({exc})") from None
+
+
+def binned_qd_curves(cols: Columns, bins: int = 20) -> dict[str, Any] | None:
+    """Coverage and QD-score per generation of a grid binned from descriptors 0 and 1."""
+    if cols.descriptors.shape[1] < 1 or not len(cols):
+        return None
+    d = cols.descriptors
+    sel = (cols.status == 0) & np.isfinite(d[:, 0]) & ~np.isnan(cols.score)
+    if d.shape[1] > 1:
+        sel &= np.isfinite(d[:, 1])
+    if not sel.any():
+        return None
+    rows = np.flatnonzero(sel)
+    ix = bin_index(d[rows, 0], [d[rows, 0].min(), d[rows, 0].max()], bins)
+    iy = bin_index(d[rows, 1], [d[rows, 1].min(), d[rows, 1].max()], bins) if d.shape[1] > 1 else 0
+    cells = bins * bins if d.shape[1] > 1 else bins
+    cell = ix * bins + iy if d.shape[1] > 1 else ix
+    score = cols.score[rows]
+    offset = float(score.min())
+    gens, inv = np.unique(cols.generation[rows], return_inverse=True)
+    best = np.full(cells, np.nan)
+    coverage, qd, size = [], [], []
+    for g in range(gens.size):
+        m = inv == g
+        cur = np.full(cells, -np.inf)
+        np.maximum.at(cur, cell[m], score[m])
+        best = np.fmax(best, np.where(np.isneginf(cur), np.nan, cur))
+        filled = ~np.isnan(best)
+        coverage.append(float(filled.mean()))
+        size.append(int(filled.sum()))
+        qd.append(float((best[filled] - offset).sum()))
+    return {
+        "source": f"descriptors binned {bins}x{bins if d.shape[1] > 1 else 1}",
+        "generation": gens.tolist(),
+        "coverage": coverage,
+        "qd_score": qd,
+        "archive_size": size,
+        "offset": offset,
+    }
+
+
+def bin_index(v: np.ndarray, bounds: list[float], bins: int) -> np.ndarray:
+    """Bin index of each value in ``bins`` equal bins over ``bounds`` (clipped into range)."""
+    lo, hi = bounds
+    width = (hi - lo) or 1.0
+    with np.errstate(invalid="ignore"):
+        idx = np.floor((np.nan_to_num(v, nan=lo) - lo) / width * bins)
+    return np.clip(idx, 0, bins - 1).astype(np.int64)

