@@ -217,7 +217,7 @@ class RunStore:
                     self.path / part_rel,
                     lambda tmp: pq.write_table(table, tmp, compression="zstd"),
                     fault="part_write",
-                    sync=self.sync,
+                    **self._sync,
                 )
                 faults.point("after_part_write")
                 parts.append(
@@ -236,7 +236,7 @@ class RunStore:
                 (self.path / name).mkdir(exist_ok=True)
                 rel = f"{name}/part-{seq:06d}.parquet"
                 atomic_write(
-                    self.path / rel, lambda tmp, t=tab: pq.write_table(t, tmp), sync=self.sync
+                    self.path / rel, lambda tmp, t=tab: pq.write_table(t, tmp), **self._sync
                 )
                 extra.setdefault(name, []).append(
                     {
@@ -250,7 +250,7 @@ class RunStore:
             ckpt_rel = f"checkpoints/{seq:06d}.pkl"
             blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
             faults.point("before_checkpoint_write")
-            atomic_write_bytes(self.path / ckpt_rel, blob, fault="checkpoint_write", sync=self.sync)
+            atomic_write_bytes(self.path / ckpt_rel, blob, fault="checkpoint_write", **self._sync)
             faults.point("after_checkpoint_write")
             old_ckpt = manifest.get("checkpoint")
             old_wal = manifest.get("wal")
@@ -264,7 +264,7 @@ class RunStore:
                 updated_at=_now(),
             )
             faults.point("before_manifest_write")
-            atomic_write_bytes(self.path / "manifest.json", _dump_json(manifest), sync=self.sync)
+            atomic_write_bytes(self.path / "manifest.json", _dump_json(manifest), **self._sync)
         except OSError as exc:
             raise StoreError(
                 f"cannot commit to {self.path}: {exc.strerror or exc} "
@@ -317,9 +317,7 @@ class RunStore:
                 self._wal_file = open(self.path / name, "wb")  # noqa: SIM115
                 self._wal_writer = pa.ipc.new_stream(self._wal_file, schema.SCHEMA)
                 manifest = dict(self._manifest, wal=name)
-                atomic_write_bytes(
-                    self.path / "manifest.json", _dump_json(manifest), sync=self.sync
-                )
+                atomic_write_bytes(self.path / "manifest.json", _dump_json(manifest), **self._sync)
                 self._manifest = manifest
             for batch in schema.to_table(individuals).to_batches():
                 self._wal_writer.write_batch(batch)
@@ -363,6 +361,11 @@ class RunStore:
                 pass
             self._wal_writer = None
             self._wal_file = None
+
+    @property
+    def _sync(self) -> dict[str, bool]:
+        # passed only when off, so the write helpers keep their default call signature
+        return {} if self.sync else {"sync": False}
 
     def _require_writable(self) -> None:
         if not self.writable:
