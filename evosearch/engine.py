@@ -110,6 +110,7 @@ class Engine:
     ):
         self.config = config
         self.store = store
+        store.sync = config.store.fsync
         self.strategy = strategy
         self.spec = FitnessSpec.from_config(config.fitness)
         self.executor = executor or build_executor(config)

@@ -28,6 +28,9 @@ class Cost:
     tokens_out: int = 0
     usd: float = 0.0
 
+    def __reduce__(self) -> tuple:  # pickles ~5x faster than the dataclass default
+        return (Cost, (self.tokens_in, self.tokens_out, self.usd))
+
     def __add__(self, other: Cost) -> Cost:
         return Cost(
             self.tokens_in + other.tokens_in,
@@ -64,6 +67,21 @@ class FitnessResult:
     def ok(self) -> bool:
         return self.status is Status.OK
 
+    def __reduce__(self) -> tuple:  # checkpoints pickle whole populations: keep it fast
+        return (
+            FitnessResult,
+            (
+                self.score,
+                self.metrics,
+                self.descriptors,
+                self.status,
+                self.error,
+                self.feedback,
+                self.eval_seconds,
+                self.cost,
+            ),
+        )
+
     @classmethod
     def failure(cls, status: Status, error: str, *, eval_seconds: float = 0.0) -> FitnessResult:
         """A result for an evaluation that did not produce a usable score."""
@@ -80,6 +98,12 @@ def coerce_result(value: Any) -> FitnessResult:
     other ``FitnessResult`` fields). Anything else, or a non-finite score, becomes an
     ``INVALID`` result with an error that says what came back.
     """
+    if type(value) is float or (type(value) is int):  # the common case, kept cheap
+        if math.isfinite(value):
+            return FitnessResult(score=float(value))
+        return FitnessResult.failure(
+            Status.INVALID, f"fitness returned a non-finite score ({value!r})"
+        )
     if isinstance(value, FitnessResult):
         result = value
     elif isinstance(value, Mapping):
@@ -174,6 +198,22 @@ class Individual:
         if self.result is None or not self.result.ok:
             return math.nan
         return self.result.score
+
+    def __reduce__(self) -> tuple:
+        return (
+            Individual,
+            (
+                self.id,
+                self.genome,
+                self.parent_ids,
+                self.operator,
+                self.operator_params,
+                self.generation,
+                self.island,
+                self.result,
+                self.cost,
+            ),
+        )
 
     def with_result(self, result: FitnessResult) -> Individual:
         return dataclasses.replace(self, result=result)

@@ -37,11 +37,14 @@ class ProcessExecutor(Executor):
         self.grace = grace
         self.retries = retries
         self._lock = threading.Lock()
+        self._live: set[cf.Future] = set()  # submitted, not yet resolved
         self._retry: list[cf.Future] = []
         self._pool = get_reusable_executor(max_workers=workers, timeout=300)
 
     def submit(self, task: Task) -> cf.Future:
         outer: cf.Future = cf.Future()
+        self._live.add(outer)
+        outer.add_done_callback(self._live.discard)
         self._start(task, outer, attempt=0)
         return outer
 
@@ -99,7 +102,9 @@ class ProcessExecutor(Executor):
             done, pending = cf.wait(futures, timeout=step, return_when=cf.FIRST_COMPLETED)
             if done:
                 return set(done), set(pending)
-            self._enforce_hard_limits(pending)
+            # every live task, not only the awaited ones: a kill hits all workers
+            # (copied in one C call: relay threads discard from _live concurrently)
+            self._enforce_hard_limits({f for f in set(self._live) if not f.done()})
             if deadline is not None and time.monotonic() >= deadline:
                 return set(), set(pending)
 

@@ -109,6 +109,7 @@ class FitnessSpec:
     timeout: float | None
     version: str
     batched: bool
+    target: str = ""  # "module:qualname" of the function, resolved without the registry
 
     @classmethod
     def from_config(cls, cfg: Any) -> FitnessSpec:
@@ -117,27 +118,49 @@ class FitnessSpec:
         Raises:
             registry.RegistryError: if the reference cannot be resolved.
         """
-        entry = registry.fitnesses.get(cfg.ref)
+        try:
+            entry = registry.fitnesses.get(cfg.ref)
+        except registry.RegistryError as exc:
+            raise registry.RegistryError(f"fitness.ref: {exc}") from None
         return cls(
             ref=cfg.ref,
             params=dict(cfg.params),
             timeout=cfg.timeout,
             version=str(entry.meta.get("version", cfg.version)) + f"/{cfg.version}",
             batched=bool(entry.meta.get("batched", False)),
+            target=_target(entry.obj),
         )
 
     def function(self) -> Callable:
-        return _resolve_cached(self.ref)
+        return _resolve_cached(self.ref, self.target)
 
 
-_CACHE: dict[str, Callable] = {}
+_CACHE: dict[tuple[str, str], Callable] = {}
 
 
-def _resolve_cached(ref: str) -> Callable:
-    fn = _CACHE.get(ref)
+def _target(fn: Any) -> str:
+    module, qualname = getattr(fn, "__module__", None), getattr(fn, "__qualname__", "")
+    if not module or module == "__main__" or "<" in qualname:
+        return ""
+    return f"{module}:{qualname}"
+
+
+def _resolve_cached(ref: str, target: str = "") -> Callable:
+    """The fitness function, by its import path when known.
+
+    A worker process then imports only the fitness's own module, not every built-in plugin.
+    """
+    fn = _CACHE.get((ref, target))
     if fn is None:
-        fn = registry.fitnesses.get(ref).obj
-        _CACHE[ref] = fn
+        fn = None
+        if target:
+            try:
+                fn = registry.resolve_reference(target)
+            except registry.RegistryError:
+                fn = None
+        if fn is None:
+            fn = registry.fitnesses.get(ref).obj
+        _CACHE[(ref, target)] = fn
     return fn
 
 
@@ -176,10 +199,14 @@ def time_limit(seconds: float | None) -> Iterator[None]:
 
 def evaluate_one(spec: FitnessSpec, genome: Genome, ctx: FitnessContext) -> FitnessResult:
     """Run one (unbatched) evaluation; every failure becomes a ``FitnessResult``."""
+    try:
+        fn = spec.function()  # imports happen before the clock starts
+    except Exception as exc:
+        return FitnessResult.failure(Status.FAILED, _format_exception(exc))
     start = time.perf_counter()
     try:
         with time_limit(spec.timeout):
-            raw = spec.function()(genome, ctx)
+            raw = fn(genome, ctx)
     except EvaluationTimeout as exc:
         return FitnessResult.failure(Status.TIMEOUT, str(exc), eval_seconds=_since(start))
     except Exception as exc:  # the fitness is user code: any exception is a result
@@ -199,11 +226,15 @@ def evaluate_batch(
             evaluate_one(spec, g, dataclasses.replace(ctx, seed=ctx.seed + i))
             for i, g in enumerate(genomes)
         ]
+    try:
+        fn = spec.function()
+    except Exception as exc:
+        return [FitnessResult.failure(Status.FAILED, _format_exception(exc))] * len(genomes)
     start = time.perf_counter()
     limit = None if spec.timeout is None else spec.timeout * max(1, len(genomes))
     try:
         with time_limit(limit):
-            raw = spec.function()(list(genomes), ctx)
+            raw = fn(list(genomes), ctx)
     except EvaluationTimeout as exc:
         return [FitnessResult.failure(Status.TIMEOUT, str(exc), eval_seconds=_since(start))] * len(
             genomes

@@ -19,7 +19,11 @@ def fsync_dir(path: pathlib.Path) -> None:
 
 
 def atomic_write(
-    path: pathlib.Path, write: Callable[[pathlib.Path], None], *, fault: str | None = None
+    path: pathlib.Path,
+    write: Callable[[pathlib.Path], None],
+    *,
+    fault: str | None = None,
+    sync: bool = True,
 ) -> None:
     """Produce ``path`` atomically: ``write(tmp)`` then fsync, rename and fsync the directory.
 
@@ -29,26 +33,33 @@ def atomic_write(
         path: The final name.
         write: Writes the content to the temp path it is given.
         fault: Name of the fault-injection phase (``during_<fault>`` fires after ``write``).
+        sync: fsync the file and the directory. Without it the write is still atomic when
+            the process is killed (the page cache survives it), but not durable across a
+            power loss or kernel crash.
     """
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         write(tmp)
         if fault:
             faults.point(f"during_{fault}", torn=tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        if sync:
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
-    fsync_dir(path.parent)
+    if sync:
+        fsync_dir(path.parent)
 
 
-def atomic_write_bytes(path: pathlib.Path, data: bytes, *, fault: str | None = None) -> None:
-    atomic_write(path, lambda tmp: tmp.write_bytes(data), fault=fault)
+def atomic_write_bytes(
+    path: pathlib.Path, data: bytes, *, fault: str | None = None, sync: bool = True
+) -> None:
+    atomic_write(path, lambda tmp: tmp.write_bytes(data), fault=fault, sync=sync)
 
 
 def sha256_file(path: pathlib.Path) -> str:

@@ -45,8 +45,8 @@ class LineageIndex:
     """
 
     def __init__(self, ids: np.ndarray, offsets: np.ndarray, parents: np.ndarray, parts: int):
-        order = np.argsort(ids, kind="stable")
-        if not np.all(order == np.arange(ids.size)):
+        if ids.size > 1 and bool(np.any(ids[1:] < ids[:-1])):  # O(n) check; sort only if needed
+            order = np.argsort(ids, kind="stable")
             counts = np.diff(offsets)[order]
             starts = offsets[:-1][order]
             parents = (

@@ -50,6 +50,7 @@ class RunStore:
     def __init__(self, path: str | os.PathLike[str], *, writable: bool = False):
         self.path = pathlib.Path(path)
         self.writable = writable
+        self.sync = True  # fsync commits (config ``store.fsync``)
         self._lock_fd: int | None = None
         self._manifest = self._read_manifest()
         self._table_cache: tuple[int, pa.Table] | None = None
@@ -216,6 +217,7 @@ class RunStore:
                     self.path / part_rel,
                     lambda tmp: pq.write_table(table, tmp, compression="zstd"),
                     fault="part_write",
+                    **self._sync,
                 )
                 faults.point("after_part_write")
                 parts.append(
@@ -233,7 +235,9 @@ class RunStore:
             for name, tab in (tables or {}).items():
                 (self.path / name).mkdir(exist_ok=True)
                 rel = f"{name}/part-{seq:06d}.parquet"
-                atomic_write(self.path / rel, lambda tmp, t=tab: pq.write_table(t, tmp))
+                atomic_write(
+                    self.path / rel, lambda tmp, t=tab: pq.write_table(t, tmp), **self._sync
+                )
                 extra.setdefault(name, []).append(
                     {
                         "file": rel,
@@ -246,7 +250,7 @@ class RunStore:
             ckpt_rel = f"checkpoints/{seq:06d}.pkl"
             blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
             faults.point("before_checkpoint_write")
-            atomic_write_bytes(self.path / ckpt_rel, blob, fault="checkpoint_write")
+            atomic_write_bytes(self.path / ckpt_rel, blob, fault="checkpoint_write", **self._sync)
             faults.point("after_checkpoint_write")
             old_ckpt = manifest.get("checkpoint")
             old_wal = manifest.get("wal")
@@ -260,7 +264,7 @@ class RunStore:
                 updated_at=_now(),
             )
             faults.point("before_manifest_write")
-            atomic_write_bytes(self.path / "manifest.json", _dump_json(manifest))
+            atomic_write_bytes(self.path / "manifest.json", _dump_json(manifest), **self._sync)
         except OSError as exc:
             raise StoreError(
                 f"cannot commit to {self.path}: {exc.strerror or exc} "
@@ -313,12 +317,13 @@ class RunStore:
                 self._wal_file = open(self.path / name, "wb")  # noqa: SIM115
                 self._wal_writer = pa.ipc.new_stream(self._wal_file, schema.SCHEMA)
                 manifest = dict(self._manifest, wal=name)
-                atomic_write_bytes(self.path / "manifest.json", _dump_json(manifest))
+                atomic_write_bytes(self.path / "manifest.json", _dump_json(manifest), **self._sync)
                 self._manifest = manifest
             for batch in schema.to_table(individuals).to_batches():
                 self._wal_writer.write_batch(batch)
             self._wal_file.flush()
-            os.fsync(self._wal_file.fileno())
+            if self.sync:
+                os.fsync(self._wal_file.fileno())
         except OSError as exc:
             raise StoreError(
                 f"cannot append to the write-ahead log of {self.path}: {exc.strerror or exc} "
@@ -356,6 +361,11 @@ class RunStore:
                 pass
             self._wal_writer = None
             self._wal_file = None
+
+    @property
+    def _sync(self) -> dict[str, bool]:
+        # passed only when off, so the write helpers keep their default call signature
+        return {} if self.sync else {"sync": False}
 
     def _require_writable(self) -> None:
         if not self.writable:
@@ -475,7 +485,9 @@ def _now() -> str:
 
 
 def _dump_json(obj: Any) -> bytes:
-    return json.dumps(obj, indent=1, sort_keys=True).encode()
+    # compact on purpose: with indent, json falls back to its pure-Python encoder, and the
+    # manifest (one entry per part) is rewritten at every commit
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
 
 
 def _sha256(blob: bytes) -> str:

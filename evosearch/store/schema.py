@@ -41,32 +41,44 @@ SCHEMA = pa.schema(
 TIMING_COLUMNS = ("eval_seconds",)
 
 
+_NEVER_EVALUATED = FitnessResult.failure(Status.INVALID, "never evaluated")
+# Prebuilt encoders: json.dumps(..., sort_keys=True) builds a new encoder per call.
+_encode_params = json.JSONEncoder(sort_keys=True, default=str).encode
+_encode_genome = json.JSONEncoder(sort_keys=True).encode
+
+
 def to_table(individuals: Sequence[Individual]) -> pa.Table:
-    """Individuals (evaluated or failed) as a table with ``SCHEMA``."""
-    cols: dict[str, list[Any]] = {f.name: [] for f in SCHEMA}
-    for ind in individuals:
-        res = ind.result or FitnessResult.failure(Status.INVALID, "never evaluated")
-        cost = ind.cost + res.cost
-        cols["id"].append(ind.id)
-        cols["parent_ids"].append(list(ind.parent_ids))
-        cols["operator"].append(ind.operator)
-        cols["operator_params"].append(json.dumps(ind.operator_params, sort_keys=True, default=str))
-        cols["generation"].append(ind.generation)
-        cols["island"].append(ind.island)
-        cols["genome_kind"].append(ind.genome.kind)
-        cols["genome"].append(json.dumps(ind.genome.to_json(), sort_keys=True))
-        cols["fingerprint"].append(ind.genome.fingerprint())
-        cols["status"].append(res.status.value)
-        ok = res.status is Status.OK and math.isfinite(res.score)
-        cols["score"].append(res.score if ok else None)
-        cols["metrics"].append(list(res.metrics.items()))
-        cols["descriptors"].append(list(res.descriptors))
-        cols["error"].append(res.error)
-        cols["feedback"].append(res.feedback)
-        cols["eval_seconds"].append(res.eval_seconds)
-        cols["tokens_in"].append(cost.tokens_in)
-        cols["tokens_out"].append(cost.tokens_out)
-        cols["cost_usd"].append(cost.usd)
+    """Individuals (evaluated or failed) as a table with ``SCHEMA``.
+
+    Built column by column: this runs for every committed individual, so it is kept lean.
+    """
+    inds = list(individuals)
+    res = [i.result or _NEVER_EVALUATED for i in inds]
+    cols: dict[str, list[Any]] = {
+        "id": [i.id for i in inds],
+        "parent_ids": [list(i.parent_ids) for i in inds],
+        "operator": [i.operator for i in inds],
+        "operator_params": [
+            _encode_params(i.operator_params) if i.operator_params else "{}" for i in inds
+        ],
+        "generation": [i.generation for i in inds],
+        "island": [i.island for i in inds],
+        "genome_kind": [i.genome.kind for i in inds],
+        "genome": [_encode_genome(i.genome.to_json()) for i in inds],
+        "fingerprint": [i.genome.fingerprint() for i in inds],
+        "status": [r.status.value for r in res],
+        "score": [
+            r.score if r.status is Status.OK and math.isfinite(r.score) else None for r in res
+        ],
+        "metrics": [list(r.metrics.items()) for r in res],
+        "descriptors": [list(r.descriptors) for r in res],
+        "error": [r.error for r in res],
+        "feedback": [r.feedback for r in res],
+        "eval_seconds": [r.eval_seconds for r in res],
+        "tokens_in": [i.cost.tokens_in + r.cost.tokens_in for i, r in zip(inds, res)],
+        "tokens_out": [i.cost.tokens_out + r.cost.tokens_out for i, r in zip(inds, res)],
+        "cost_usd": [i.cost.usd + r.cost.usd for i, r in zip(inds, res)],
+    }
     return pa.table(cols, schema=SCHEMA)
 
 

@@ -149,7 +149,8 @@ class GeneticAlgorithm(Strategy):
             else:
                 chosen = self.toolbox.select(pop, n)
             parents = [c.ref for c in chosen]
-            kids = [_deap_ind(list(c), (math.nan,), c.ref) for c in chosen]
+            # no .ref on kids: varAnd deep-copies them, and copying Individuals dominated the loop
+            kids = [_deap_ind(list(c), (math.nan,)) for c in chosen]
             kids = algorithms.varAnd(kids, self.toolbox, p.cxpb, p.mutpb)
         out = []
         for i, kid in enumerate(kids):

@@ -1,0 +1,89 @@
+"""Minimal parameters for the plugins the conformance suites build and call.
+
+Every registered plugin gets the registry-level checks (protocol, validated params).
+Plugins on vectors are also built and called: those whose params are not all optional
+need an entry here. Plugins that need a model, an LLM backend, a cluster or non-vector
+genomes are exercised by their own tests; list them in ``EXERCISED_ELSEWHERE`` with the
+test file, so that a newly registered plugin is noticed (the suite fails until it is in
+one of the two places).
+"""
+
+from __future__ import annotations
+
+VECTOR_INIT = {"name": "vector.uniform", "params": {"dimension": 3}}
+
+STRATEGY_PARAMS: dict[str, dict] = {
+    "archive": {
+        "batch_size": 6,
+        "init": VECTOR_INIT,
+        "operators": [{"name": "vector.sbx"}, {"name": "vector.gaussian"}],
+        "archive": {"name": "population", "params": {"size": 6}},
+    },
+    "ga": {"population_size": 8, "dimension": 3},
+    "cmaes": {"dimension": 3, "popsize": 6},
+    "snes": {"dimension": 3, "popsize": 6},
+    "pgpe": {"dimension": 3, "popsize": 6},
+    "random_search": {"dimension": 3, "popsize": 6},
+    "hill_climb": {"dimension": 3, "popsize": 6},
+}
+
+OPERATOR_PARAMS: dict[str, dict] = {}
+SELECTOR_PARAMS: dict[str, dict] = {}
+INITIALIZER_PARAMS: dict[str, dict] = {
+    "vector.uniform": {"dimension": 3},
+    "vector.normal": {"dimension": 3},
+}
+ARCHIVE_PARAMS: dict[str, dict] = {}
+EXECUTOR_PARAMS: dict[str, dict] = {"processes": {"workers": 1}}
+
+# Fitness functions: the genome they take and the params they need.
+FITNESS_PARAMS: dict[str, dict] = {
+    "bbob": {"function": 1, "dimension": 2},
+    "zdt1": {},
+    "sphere": {},
+    "rastrigin": {},
+    "sphere_batched": {},
+    "rastrigin-shifted": {"shift": 1.0},
+}
+
+# LLM backends (test-only ones included): params that build them offline.
+LLM_PARAMS: dict[str, dict] = {"scripted": {"responses": ["hello"]}}
+
+# family -> name -> where it is tested (plugins this suite does not build and call).
+EXERCISED_ELSEWHERE: dict[str, dict[str, str]] = {
+    "strategy": {"evollm": "tests/strategies/test_evollm.py"},
+    "operator": {
+        "dgm.self_improve": "DGM scenario tests",
+        "llm.code_crossover": "tests/test_llm_operators.py",
+        "llm.diff": "tests/test_llm_operators.py",
+        "llm.evoprompt_de": "tests/test_llm_operators.py",
+        "llm.evoprompt_ga": "tests/test_llm_operators.py",
+        "llm.prompt_mutate": "tests/test_llm_operators.py",
+        "llm.rewrite": "tests/test_llm_operators.py",
+    },
+    "selector": {"dgm": "DGM selection tests", "novelty": "novelty selection tests"},
+    "initializer": {
+        "code.from_dir": "code evolution tests",
+        "dgm.initial_agent": "DGM scenario tests",
+        "text.prompts": "prompt evolution tests",
+    },
+    "archive": {
+        "cvt": "QD archive tests",
+        "dgm": "DGM archive tests",
+        "grid": "QD archive tests",
+        "islands": "island tests",
+        "novelty": "novelty archive tests",
+    },
+    "executor": {"ray": "Ray executor tests (starts a local Ray)"},
+    "llm": {
+        "evollm-tiny": "EvoLLM tests (trains/loads a tiny model)",
+        "openai": "HTTP backend tests",
+        "transformers": "transformers backend tests",
+    },
+    "fitness": {
+        "arm": "QD scenario tests",
+        "code.sandbox": "sandbox tests",
+        "dgm.coding": "DGM scenario tests",
+        "prompt.sentiment": "prompt evolution tests",
+    },
+}
