@@ -98,7 +98,8 @@ def batched_returns(
 
     pop = len(genomes)
     params = spec.stacked(genomes, device)
-    policy = torch.func.vmap(lambda p, x: torch.func.functional_call(spec.module.to(device), p, x))
+    module = spec.module.to(device)
+    policy = torch.func.vmap(lambda p, x: torch.func.functional_call(module, p, x))
     env = CartPoleVectorEnv(num_envs=pop * episodes, max_episode_steps=MAX_STEPS)
     env.reset(seed=seed)
     env.state = np.tile(start_states(seed, episodes), (pop, 1)).T.copy()  # (4, pop*episodes)

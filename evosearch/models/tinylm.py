@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import fcntl
 import json
+import logging
 import os
 import pathlib
 import shutil
@@ -37,6 +38,7 @@ from evosearch.models import tasks
 from evosearch.models.bytetok import byte_tokenizer
 
 MODEL_NAMES = ("base", "expert_add", "expert_rev")
+log_ = logging.getLogger("evosearch.models.tinylm")
 _FORMAT = 1  # bump when the training procedure changes in a way the recipe does not show
 
 
@@ -140,7 +142,8 @@ def build_models(
         recipe: Architecture and schedule.
         cache_dir: Root of the cache (default ``cache_root()``); models go to ``<root>/<key>``.
         force: Rebuild even when a complete cached build exists.
-        log: Progress callback (default: silent).
+        log: Progress callback (default: the ``evosearch.models.tinylm`` logger; the start of
+            a training is logged as a warning so a first ``make demo`` says why it waits).
 
     Returns:
         Model name → HF checkpoint directory.
@@ -148,12 +151,16 @@ def build_models(
     root = pathlib.Path(cache_dir) if cache_dir is not None else cache_root()
     out = root / recipe.key()
     paths = {name: out / name for name in MODEL_NAMES}
-    say = log or (lambda msg: None)
+    say = log or log_.info
     root.mkdir(parents=True, exist_ok=True)
     with _lock(root / f".{recipe.key()}.lock"):
         if (out / "recipe.json").exists() and not force:
             say(f"cached: {out}")
             return paths
+        (log or log_.warning)(
+            f"training the tiny demo models (about {_cpu_minutes(recipe):.1f} CPU-minutes, "
+            f"cached afterwards) into {out}"
+        )
         tmp = root / f".{recipe.key()}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
@@ -164,6 +171,13 @@ def build_models(
         os.replace(tmp, out)
     say(f"built: {out}")
     return paths
+
+
+def _cpu_minutes(recipe: TinyLMRecipe) -> float:
+    """A rough CPU-time estimate from the demo build (97 CPU-s for 1,700 steps at width 96)."""
+    steps = recipe.pretrain_steps + recipe.add_steps + recipe.rev_steps
+    size = (recipe.hidden_size / 96) ** 2 * recipe.layers / 3 * recipe.batch_size / 64
+    return 97 / 60 * steps / 1700 * max(size, 0.05)
 
 
 @contextlib.contextmanager

@@ -122,9 +122,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m evosearch.scenarios.neuroevolution")
     ap.add_argument("--generations", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--population", type=int, default=50, help="N")
+    ap.add_argument("--truncation", type=int, default=10, help="T")
     ap.add_argument("--out", default="runs/cartpole-ga")
     args = ap.parse_args(argv)
-    cfg = cartpole_config(generations=args.generations, seed=args.seed)
+    cfg = cartpole_config(
+        generations=args.generations,
+        seed=args.seed,
+        population_size=args.population,
+        truncation=args.truncation,
+    )
     summary = Engine.create(cfg, pathlib.Path(args.out)).run()
     rows = solve_table(args.out)
     print(f"{'gen':>4s} {'best id':>8s} {'train':>8s} {'test(100)':>10s}")

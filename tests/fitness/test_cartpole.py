@@ -29,8 +29,10 @@ def test_batched_population_returns_equal_sequential_gymnasium_episodes(populati
 
 def test_an_individual_scores_the_same_alone_and_in_a_population(population):
     spec = cp.policy_spec([16])
-    together = cp.batched_returns(population, spec, episodes=2, seed=1)
-    alone = [cp.batched_returns([g], spec, episodes=2, seed=1)[0] for g in population]
+    trio = population[:3]
+    together = cp.batched_returns(trio, spec, episodes=2, seed=1)
+    alone = [cp.batched_returns([g], spec, episodes=2, seed=1)[0] for g in trio]
+    assert together.max() >= 100
     np.testing.assert_array_equal(together, np.stack(alone))
 
 

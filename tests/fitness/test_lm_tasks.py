@@ -105,7 +105,7 @@ def pico_lm():
 
 @pytest.mark.parametrize("task", tasks.TASKS)
 def test_batched_evaluation_agrees_with_one_prompt_at_a_time(pico_lm, task):
-    data = tasks.examples(task, "val", n=10)
+    data = tasks.examples(task, "val", n=6)
     prompts = [ex.prompt for ex in data]
     batched = lm_tasks.generate_answers(pico_lm, prompts, max_new_tokens=5)
     single = lm_tasks.generate_answers(pico_lm, prompts, max_new_tokens=5, batch_size=1)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -65,16 +63,7 @@ def test_the_build_is_deterministic_and_keyed_by_the_recipe(pico_dir, tmp_path):
     assert other.key() != tinylm.PICO.key()
 
 
-def test_cli_build_prints_the_paths(tmp_path):
-    from conftest import subprocess_env
-
-    cmd = [sys.executable, "-m", "evosearch.models.tinylm", "build", "--pico"]
-    out = subprocess.run(
-        [*cmd, "--cache", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=subprocess_env(),
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
-    assert "expert_rev: " in out.stdout and str(tmp_path) in out.stdout
+def test_cli_build_prints_the_paths(tmp_path, capsys):
+    assert tinylm.main(["build", "--pico", "--cache", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "expert_rev: " in out and str(tmp_path) in out
