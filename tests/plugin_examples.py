@@ -51,8 +51,30 @@ LLM_PARAMS: dict[str, dict] = {"scripted": {"responses": ["hello"]}}
 
 # family -> name -> where it is tested (plugins this suite does not build and call).
 EXERCISED_ELSEWHERE: dict[str, dict[str, str]] = {
-    "strategy": {"evollm": "tests/strategies/test_evollm.py"},
+    "strategy": {
+        "evollm": "tests/strategies/test_evollm.py",
+        "deep_ga": "tests/strategies/test_deep_ga.py (seed-chain genomes, CartPole)",
+        "genome": "tests/models/test_weight_search.py (needs a model pool)",
+        "merge_cmaes": "tests/models/test_weight_search.py (needs a model pool)",
+    },
     "operator": {
+        **{
+            f"merge.{m}": "tests/models/test_merge_vs_mergekit.py (needs a model pool)"
+            for m in (
+                "breadcrumbs",
+                "dare_linear",
+                "dare_ties",
+                "della",
+                "linear",
+                "model_stock",
+                "slerp",
+                "task_arithmetic",
+                "ties",
+            )
+        },
+        "merge": "tests/models/test_weights_recipes.py (needs a model pool)",
+        "noise.gaussian": "tests/models/test_weights_recipes.py (needs a model pool)",
+        "seedchain.mutate": "tests/genomes/test_seedchain.py",
         "dgm.self_improve": "DGM scenario tests",
         "llm.code_crossover": "tests/test_llm_operators.py",
         "llm.diff": "tests/test_llm_operators.py",
@@ -66,6 +88,7 @@ EXERCISED_ELSEWHERE: dict[str, dict[str, str]] = {
         "code.from_dir": "code evolution tests",
         "dgm.initial_agent": "DGM scenario tests",
         "text.prompts": "prompt evolution tests",
+        "weights.pool": "tests/models/test_weight_search.py (needs a model pool)",
     },
     "archive": {
         "cvt": "QD archive tests",
@@ -82,6 +105,8 @@ EXERCISED_ELSEWHERE: dict[str, dict[str, str]] = {
     },
     "fitness": {
         "arm": "QD scenario tests",
+        "cartpole": "tests/fitness/test_cartpole.py (seed-chain genomes)",
+        "weights.lm_tasks": "tests/scenarios/test_model_merge_scenario.py (needs a model pool)",
         "code.sandbox": "sandbox tests",
         "dgm.coding": "DGM scenario tests",
         "prompt.sentiment": "prompt evolution tests",

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from evosearch import registry
+from evosearch.models.tinylm import cache_root
 from evosearch.strategies.evollm_prompt import blocks, format_point, render_prompt, to_grid
 
 
@@ -53,11 +54,6 @@ class TrainRecipe:
     def key(self) -> str:
         blob = json.dumps(dataclasses.asdict(self), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
-
-
-def cache_root() -> pathlib.Path:
-    root = os.environ.get("EVOSEARCH_CACHE")
-    return pathlib.Path(root) if root else pathlib.Path(".cache") / "evosearch"
 
 
 def teacher_examples(recipe: TrainRecipe) -> list[tuple[str, str]]:
@@ -181,7 +177,7 @@ def ensure_model(recipe: TrainRecipe | None = None, *, log=print) -> pathlib.Pat
     import fcntl
 
     recipe = recipe or TrainRecipe()
-    out = cache_root() / "models" / f"evollm-tiny-{recipe.key()}"
+    out = cache_root() / f"evollm-tiny-{recipe.key()}"
     if (out / "config.json").exists():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -198,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("command", choices=["build", "path"])
     args = parser.parse_args(argv)
     path = ensure_model() if args.command == "build" else (
-        cache_root() / "models" / f"evollm-tiny-{TrainRecipe().key()}")
+        cache_root() / f"evollm-tiny-{TrainRecipe().key()}")
     print(path)
     return 0
 
