@@ -192,6 +192,29 @@ def test_a_full_dgm_iteration_selects_diagnoses_self_modifies_and_archives(tmp_p
     assert "+def run_agent(root, task, max_steps=8," in proc.stdout
 
 
+def test_export_writes_the_agent_as_a_runnable_package(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import run_cli
+
+    Engine.create(dgm_config("test_dgm:respond_fixing", stages=[1]), tmp_path / "run").run()
+    out = tmp_path / "agent"
+    proc = run_cli("export", tmp_path / "run", "0", "--to", out)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((out / "EVOSEARCH.json").read_text())["entry"] == "agent/main.py:solve"
+    smoke = subprocess.run([sys.executable, str(out / "agent" / "smoke_test.py")],
+                           capture_output=True, text=True)
+    assert smoke.returncode == 0, smoke.stderr
+    # on its own, without a configured LLM, the agent says what it needs
+    task = tmp_path / "task"
+    task.mkdir()
+    (task / "TASK.md").write_text("say hi")
+    run = subprocess.run([sys.executable, str(out / "agent" / "main.py"), str(task)],
+                         capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    assert run.returncode != 0 and "EVOSEARCH_AGENT_BASE_URL" in run.stderr
+
+
 def test_staged_evaluation_stops_below_the_threshold(tmp_path):
     cfg = dgm_config("test_dgm:respond_breaking", threshold=0.5)
     cfg["budget"]["generations"] = 1

@@ -16,6 +16,8 @@ import yaml
 
 EXPORTERS: dict[str, str] = {
     "weights": "evosearch.cli.export:export_weights_individual",
+    "code": "evosearch.cli.export_text:export_code_individual",
+    "text": "evosearch.cli.export_text:export_text_individual",
 }
 
 
