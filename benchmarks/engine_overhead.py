@@ -58,7 +58,9 @@ def run_deap(pop_size: int, gens: int, seed: int) -> tuple[float, float, int]:
     return wall, fit_time[0], evals
 
 
-def evosearch_config(pop_size: int, gens: int, seed: int, fsync: bool = True) -> dict:
+def evosearch_config(
+    pop_size: int, gens: int, seed: int, fsync: bool = True, per_commit: int = 1
+) -> dict:
     return {
         "name": "overhead",
         "seed": seed,
@@ -81,19 +83,20 @@ def evosearch_config(pop_size: int, gens: int, seed: int, fsync: bool = True) ->
             },
         },
         "executor": "serial",
-        "store": {"fsync": fsync},
+        "store": {"fsync": fsync, "generations_per_commit": per_commit},
     }
 
 
 def run_evosearch(
-    pop_size: int, gens: int, seed: int, fsync: bool = True
+    pop_size: int, gens: int, seed: int, fsync: bool = True, per_commit: int = 1
 ) -> tuple[float, float, int]:
     from evosearch import Engine
     from evosearch.store import RunStore
 
     tmp = tempfile.mkdtemp(prefix="evosearch-bench-")
     try:
-        engine = Engine.create(evosearch_config(pop_size, gens, seed, fsync), f"{tmp}/run")
+        cfg = evosearch_config(pop_size, gens, seed, fsync, per_commit)
+        engine = Engine.create(cfg, f"{tmp}/run")
         start = time.perf_counter()
         summary = engine.run()
         wall = time.perf_counter() - start
@@ -120,12 +123,14 @@ def main() -> None:
         "deap eaSimple (no persistence)",
         "evosearch, store.fsync: true (default)",
         "evosearch, store.fsync: false",
+        "evosearch, generations_per_commit: 10",
     ]
     rows: dict[str, list] = {n: [] for n in names}
     for r in range(args.repeats):  # interleaved so machine load hits all alike
         rows[names[0]].append(run_deap(args.pop, deap_gens, r))
         rows[names[1]].append(run_evosearch(args.pop, args.gens, r, fsync=True))
         rows[names[2]].append(run_evosearch(args.pop, args.gens, r, fsync=False))
+        rows[names[3]].append(run_evosearch(args.pop, args.gens, r, per_commit=10))
     print(f"10-d sphere, population {args.pop}, best of {args.repeats} interleaved repeats")
     print(f"{'':40s} {'evals':>7s} {'wall s':>8s} {'fitness s':>9s} {'overhead us/ind':>16s}")
     per = {}

@@ -225,8 +225,21 @@ class Engine:
         return evaluated
 
     def _run_generational(self) -> None:
+        per_commit = self.config.store.generations_per_commit
+        pending: list[Individual] = []
+        generations = 0
         while not self._should_stop():
-            self.step()
+            batch = self.strategy.ask()
+            evaluated = self.evaluate(batch)
+            self.strategy.tell(evaluated)
+            self._count(evaluated)
+            pending.extend(evaluated)
+            generations += 1
+            if generations >= per_commit:
+                self._commit(pending)
+                pending, generations = [], 0
+        if pending:  # the budget ended between commits (Ctrl-C does not reach here)
+            self._commit(pending)
 
     def _run_steady_state(self) -> None:
         if not self.strategy.steady_state:

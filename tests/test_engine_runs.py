@@ -124,3 +124,18 @@ def test_step_is_one_generation(tmp_path):
         assert engine.generation == 1 and len(engine.store.parts) == 1
     finally:
         engine.close()
+
+
+def test_several_generations_per_commit_store_the_same_individuals(tmp_path):
+    one = sphere_config(budget={"generations": 7})
+    four = sphere_config(budget={"generations": 7}, store={"generations_per_commit": 4})
+    Engine.create(one, tmp_path / "one").run()
+    Engine.create(four, tmp_path / "four").run()
+    a, b = RunStore.open(tmp_path / "one"), RunStore.open(tmp_path / "four")
+    assert len(a.parts) == 7 and len(b.parts) == 2  # 4 generations, then the last 3
+    assert a.table().drop_columns(["eval_seconds"]).equals(
+        b.table().drop_columns(["eval_seconds"])
+    )
+    resumed = Engine.resume(tmp_path / "four", budget_overrides=["budget.generations=9"])
+    resumed.run()
+    assert RunStore.open(tmp_path / "four").num_individuals == 9 * 6
