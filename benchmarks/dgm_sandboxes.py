@@ -23,31 +23,8 @@ import numpy as np
 
 from evosearch.fitness.coding_tasks import check_task, run_agent, task_list
 from evosearch.fitness.sandbox import SandboxLimits, run_sandboxed
+from evosearch.models.tinylm import save_random_llama
 from evosearch.operators.dgm import InitialAgent
-
-
-def tiny_model(root: pathlib.Path) -> str:
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from evosearch.models.bytetok import byte_tokenizer
-
-    tok = byte_tokenizer()
-    model = LlamaForCausalLM(
-        LlamaConfig(
-            vocab_size=len(tok),
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            num_key_value_heads=2,
-            max_position_embeddings=8192,
-            pad_token_id=tok.pad_token_id,
-            eos_token_id=tok.eos_token_id,
-        )
-    )
-    model.save_pretrained(root / "tiny")
-    tok.save_pretrained(root / "tiny")
-    return str(root / "tiny")
 
 
 def main() -> None:
@@ -61,7 +38,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         llm = {
             "name": "transformers",
-            "params": {"path": tiny_model(pathlib.Path(tmp)), "device": "cpu"},
+            "params": {
+                "path": save_random_llama(
+                    pathlib.Path(tmp) / "tiny", hidden=32, intermediate=64, layers=1, heads=2,
+                    max_positions=8192,
+                ),
+                "device": "cpu",
+            },
         }
 
         def one(task):

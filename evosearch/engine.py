@@ -217,11 +217,15 @@ class Engine:
 
     def step(self) -> list[Individual]:
         """One generation: ask, evaluate, tell, commit. Returns the evaluated batch."""
-        batch = self.strategy.ask()
-        evaluated = self.evaluate(batch)
+        evaluated = self._generation()
+        self._commit(evaluated)
+        return evaluated
+
+    def _generation(self) -> list[Individual]:
+        """Ask, evaluate and tell one generation (not yet committed)."""
+        evaluated = self.evaluate(self.strategy.ask())
         self.strategy.tell(evaluated)
         self._count(evaluated)
-        self._commit(evaluated)
         return evaluated
 
     def _run_generational(self) -> None:
@@ -229,11 +233,7 @@ class Engine:
         pending: list[Individual] = []
         generations = 0
         while not self._should_stop():
-            batch = self.strategy.ask()
-            evaluated = self.evaluate(batch)
-            self.strategy.tell(evaluated)
-            self._count(evaluated)
-            pending.extend(evaluated)
+            pending.extend(self._generation())
             generations += 1
             if generations >= per_commit:
                 self._commit(pending)

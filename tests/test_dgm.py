@@ -247,21 +247,12 @@ def test_a_dgm_run_resumes_in_the_middle(tmp_path):
 
 
 def test_dgm_end_to_end_on_a_tiny_random_transformers_model(tmp_path):
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from evosearch.models.tinylm import save_random_llama
 
-    from evosearch.models.bytetok import byte_tokenizer
-
-    tok = byte_tokenizer()
-    model = LlamaForCausalLM(LlamaConfig(
-        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=8192,
-        pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
-    ))
-    path = tmp_path / "tiny"
-    model.save_pretrained(path)
-    tok.save_pretrained(path)
+    path = save_random_llama(tmp_path / "tiny", hidden=32, intermediate=64, layers=1, heads=2,
+                             max_positions=8192)
     cfg = dgm_config("unused", generations=2)
-    llm = {"name": "transformers", "params": {"path": str(path), "device": "cpu"}}
+    llm = {"name": "transformers", "params": {"path": path, "device": "cpu"}}
     cfg["fitness"]["params"].update(llm=llm, max_tokens=16, stages=[1, 1])
     cfg["strategy"]["params"]["operators"][0]["params"].update(
         llm=llm, max_tokens=16, diagnosis_tokens=16)

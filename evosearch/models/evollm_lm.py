@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from evosearch import registry
-from evosearch.models.tinylm import cache_root
+from evosearch.models.tinylm import byte_llama_config, cache_root
 from evosearch.strategies.evollm_prompt import blocks, format_point, render_prompt, to_grid
 
 
@@ -109,7 +109,7 @@ def teacher_examples(recipe: TrainRecipe) -> list[tuple[str, str]]:
 def train(recipe: TrainRecipe, out_dir: pathlib.Path, *, log=print) -> pathlib.Path:
     """Generate teacher data, train the model, save it (HF format) to ``out_dir``."""
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
     from evosearch.models.bytetok import byte_tokenizer
 
@@ -126,12 +126,9 @@ def train(recipe: TrainRecipe, out_dir: pathlib.Path, *, log=print) -> pathlib.P
         seqs.append(p_ids + a_ids)
         masks.append([0] * len(p_ids) + [1] * len(a_ids))
     max_len = max(len(s) for s in seqs)
-    config = LlamaConfig(
-        vocab_size=len(tok), hidden_size=recipe.hidden, intermediate_size=3 * recipe.hidden,
-        num_hidden_layers=recipe.layers, num_attention_heads=recipe.heads,
-        num_key_value_heads=recipe.heads, max_position_embeddings=max(256, max_len + 64),
-        pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id, tie_word_embeddings=True,
+    config = byte_llama_config(
+        hidden=recipe.hidden, intermediate=3 * recipe.hidden, layers=recipe.layers,
+        heads=recipe.heads, max_positions=max(256, max_len + 64), tie_word_embeddings=True,
     )
     model = LlamaForCausalLM(config)
     opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=0.01)

@@ -80,23 +80,57 @@ class TinyLMRecipe:
 
     def config(self) -> Any:
         """The ``transformers.LlamaConfig`` of this architecture."""
-        from transformers import LlamaConfig
-
-        tok = byte_tokenizer()
-        return LlamaConfig(
-            vocab_size=len(tok),
-            hidden_size=self.hidden_size,
-            intermediate_size=self.intermediate_size,
-            num_hidden_layers=self.layers,
-            num_attention_heads=self.heads,
-            num_key_value_heads=self.heads,
-            max_position_embeddings=64,
+        return byte_llama_config(
+            hidden=self.hidden_size,
+            intermediate=self.intermediate_size,
+            layers=self.layers,
+            heads=self.heads,
+            max_positions=64,
             rms_norm_eps=1e-5,
             tie_word_embeddings=False,
-            bos_token_id=tok.bos_token_id,
-            eos_token_id=tok.eos_token_id,
-            pad_token_id=tok.pad_token_id,
         )
+
+
+def byte_llama_config(
+    *, hidden: int, layers: int, heads: int, intermediate: int | None = None,
+    max_positions: int = 64, **overrides: Any,
+) -> Any:
+    """A ``LlamaConfig`` over the shared byte tokenizer (vocabulary and special tokens set).
+
+    Every tiny model the project makes (demo experts, the EvoLLM model, test and benchmark
+    LLMs) is built from this; ``overrides`` are further ``LlamaConfig`` fields.
+    """
+    from transformers import LlamaConfig
+
+    tok = byte_tokenizer()
+    fields = {
+        "vocab_size": len(tok),
+        "hidden_size": hidden,
+        "intermediate_size": intermediate or 2 * hidden,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "num_key_value_heads": heads,
+        "max_position_embeddings": max_positions,
+        "bos_token_id": tok.bos_token_id,
+        "eos_token_id": tok.eos_token_id,
+        "pad_token_id": tok.pad_token_id,
+    }
+    return LlamaConfig(**{**fields, **overrides})
+
+
+def save_random_llama(path: str | pathlib.Path, *, seed: int = 0, **config: Any) -> str:
+    """Save a randomly initialised byte-level Llama (+ tokenizer) to ``path``.
+
+    A real checkpoint that writes garbage: what tests and benchmarks of the LLM machinery use.
+    ``config`` goes to ``byte_llama_config``.
+    """
+    import torch
+    from transformers import LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    LlamaForCausalLM(byte_llama_config(**config)).save_pretrained(path)
+    byte_tokenizer().save_pretrained(path)
+    return str(path)
 
 
 #: The demo models (``make demo``, benchmarks).

@@ -16,28 +16,11 @@ CONTEXT = 128
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from evosearch.models.tinylm import save_random_llama
 
-    from evosearch.models.bytetok import byte_tokenizer
-
-    tok = byte_tokenizer()
-    cfg = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=CONTEXT,
-        pad_token_id=tok.pad_token_id,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-    )
-    torch.manual_seed(0)
     path = tmp_path_factory.mktemp("tiny-llama")
-    LlamaForCausalLM(cfg).save_pretrained(path)
-    tok.save_pretrained(path)
+    save_random_llama(path, hidden=32, intermediate=64, layers=2, heads=4,
+                      num_key_value_heads=2, max_positions=CONTEXT)
     return path
 
 
