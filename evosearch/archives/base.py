@@ -14,6 +14,21 @@ from evosearch.archives.tables import Event, MembershipEvent, QDStats
 from evosearch.individual import Individual
 
 
+class ListMembers:
+    """Mixin for archives that keep their members in ``self._members`` (never evicting)."""
+
+    _members: list[Individual]
+
+    def members(self) -> list[Individual]:
+        return list(self._members)
+
+    def stats(self) -> QDStats:
+        return qd_stats_of(self._members)
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+
 class EventLog:
     """Mixin: collects ``MembershipEvent``s until the engine drains them at a commit."""
 

@@ -18,16 +18,16 @@ from pydantic import Field
 from pydantic.dataclasses import dataclass
 
 from evosearch import registry
-from evosearch.archives.base import EventLog, qd_stats_of
+from evosearch.archives.base import EventLog, ListMembers
 from evosearch.archives.population import AddStatus
-from evosearch.archives.tables import Event, QDStats
+from evosearch.archives.tables import Event
 from evosearch.individual import Individual
 from evosearch.operators.base import PARAMS, STATEFUL
 
 
 @registry.archives.register("dgm")
 @dataclass(config=STATEFUL)
-class DGMArchive(EventLog):
+class DGMArchive(ListMembers, EventLog):
     """The DGM's open-ended archive: nothing is ever evicted.
 
     Every valid agent is kept (``keep_all``), or only those scoring at least the first root
@@ -64,15 +64,6 @@ class DGMArchive(EventLog):
             self._log(ind, Event.NEW)
             statuses.append(AddStatus.NEW)
         return statuses
-
-    def members(self) -> list[Individual]:
-        return list(self._members)
-
-    def stats(self) -> QDStats:
-        return qd_stats_of(self._members)
-
-    def __len__(self) -> int:
-        return len(self._members)
 
 
 def dgm_probabilities(scores: Sequence[float], children: Sequence[int]) -> np.ndarray:

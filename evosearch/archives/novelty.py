@@ -17,10 +17,10 @@ from pydantic.dataclasses import dataclass
 from scipy.spatial import cKDTree
 
 from evosearch import registry
-from evosearch.archives.base import EventLog, qd_stats_of
+from evosearch.archives.base import EventLog, ListMembers
 from evosearch.archives.descriptors import DescriptorSpec, descriptors_of
 from evosearch.archives.population import AddStatus
-from evosearch.archives.tables import Event, QDStats
+from evosearch.archives.tables import Event
 from evosearch.individual import Individual
 from evosearch.operators.base import PARAMS, STATEFUL
 
@@ -52,7 +52,7 @@ def knn_novelty(points: np.ndarray, reference: np.ndarray, k: int, *, exclude_se
 
 @registry.archives.register("novelty")
 @dataclass(config=STATEFUL)
-class NoveltyArchive(EventLog):
+class NoveltyArchive(ListMembers, EventLog):
     """Keeps individuals whose k-NN novelty against the archive is ≥ ``threshold``.
 
     Insertion is one by one in order; NaN scores and missing descriptors are rejected.
@@ -93,15 +93,6 @@ class NoveltyArchive(EventLog):
             self._log(ind, Event.NEW)
             statuses.append(AddStatus.NEW)
         return statuses
-
-    def members(self) -> list[Individual]:
-        return list(self._members)
-
-    def stats(self) -> QDStats:
-        return qd_stats_of(self._members)
-
-    def __len__(self) -> int:
-        return len(self._members)
 
 
 @registry.selectors.register("novelty")
