@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import math
 import pathlib
 import signal
 import threading
@@ -261,7 +260,3 @@ def _format_exception(exc: BaseException, limit: int = 4000) -> str:
     head = f"{type(exc).__name__}: {exc}"
     body = text if len(text) <= limit else "...\n" + text[-limit:]
     return f"{head}\n{body}"
-
-
-def is_nan(value: float) -> bool:
-    return isinstance(value, float) and math.isnan(value)

@@ -9,7 +9,6 @@ LLM calls go through ``LLMProxy``.
 from __future__ import annotations
 
 import dataclasses
-import json
 import pathlib
 import shutil
 import sys
@@ -255,7 +254,3 @@ def check_task(task: CodingTask, collected: Mapping[str, str], limits: SandboxLi
 def log_tail(result: SandboxResult, limit: int = 3000) -> str:
     text = (result.stdout + "\n" + result.stderr).strip()
     return text if len(text) <= limit else "...\n" + text[-limit:]
-
-
-def dumps(obj: object) -> str:
-    return json.dumps(obj, indent=1)

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from evosearch.individual import Individual
 from evosearch.store import faults, schema
-from evosearch.store.files import atomic_write, atomic_write_bytes, fsync_dir, sha256_file
+from evosearch.store.files import atomic_write, atomic_write_bytes, sha256_file
 
 FORMAT = "evosearch-run/1"
 
@@ -496,4 +496,4 @@ def _sha256(blob: bytes) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
-__all__ = ["FORMAT", "RunStore", "StoreError", "fsync_dir"]
+__all__ = ["FORMAT", "RunStore", "StoreError"]
