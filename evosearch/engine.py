@@ -1,10 +1,11 @@
 """The engine: ask → evaluate → tell → commit, in generational or steady-state mode.
 
-``Engine.run()`` is a thin loop over the strategy's ``ask``/``tell``. Durability lives in the
-``RunStore``: each commit writes the evaluated individuals and the state after telling them,
-and the manifest makes both visible at once. A resumed run continues from the last commit
-(steady-state runs also replay the write-ahead log), so a ``kill -9`` loses at most the work
-in flight.
+``Engine.run()`` is a thin loop over the strategy's ``ask_batch``/``tell_batch``: a
+generation is a ``Batch`` of columns evaluated into ``Results`` columns (DESIGN §3).
+Durability lives in the ``RunStore``: each commit appends the evaluated rows and the
+strategy's ``state_dict()`` in one durable write. A resumed run rebuilds the strategy from
+the config and loads that state (steady-state runs also replay the rows appended after it),
+so a ``kill -9`` loses at most the work in flight.
 """
 
 from __future__ import annotations
@@ -23,15 +24,16 @@ import numpy as np
 
 from evosearch import registry
 from evosearch.archives.rebuild import archive_tables
+from evosearch.batch import Batch, Results
 from evosearch.config import RunConfig, dump_config, load_config
 from evosearch.executors.base import Executor, Task
-from evosearch.fitness.base import FitnessContext, FitnessSpec
+from evosearch.fitness.base import FitnessContext, FitnessSpec, row_seeds
 from evosearch.individual import Individual, best_of
 from evosearch.llm import base as llm_base
 from evosearch.store.runstore import RunStore, StoreError
 from evosearch.strategies.base import Strategy
 
-ENGINE_STATE_VERSION = 1
+ENGINE_STATE_VERSION = 2
 
 
 @dataclasses.dataclass
@@ -146,7 +148,7 @@ class Engine:
         rng = np.random.default_rng(config.seed)
         strategy = build_strategy(config, rng)
         executor = build_executor(config)
-        store = RunStore.create(run_dir, _run_yaml(config))
+        store = _create_store(run_dir, _run_yaml(config), strategy.facts())
         return cls(config, store, strategy, executor=executor)
 
     @classmethod
@@ -176,12 +178,16 @@ class Engine:
             raw.pop("evosearch", None)
             config = load_config(raw, budget_overrides)
             state = store.load_checkpoint()
-            if state is None:
-                strategy = build_strategy(config, np.random.default_rng(config.seed))
-                counters: dict[str, Any] = {}
-            else:
-                strategy = state["strategy"]
-                counters = state["counters"]
+            strategy = build_strategy(config, np.random.default_rng(config.seed))
+            counters: dict[str, Any] = {}
+            if state is not None:
+                if state.get("version") != ENGINE_STATE_VERSION:
+                    raise StoreError(
+                        f"{store.path}: checkpoint version {state.get('version')!r} "
+                        f"(this evosearch reads version {ENGINE_STATE_VERSION})"
+                    )
+                strategy.load_state_dict(state["strategy"])
+                counters = dict(state["counters"])
                 if hasattr(strategy, "restore"):  # state rebuilt from the stored individuals
                     strategy.restore(store)
             strategy.drop_pending()
@@ -216,30 +222,31 @@ class Engine:
         return self.summary()
 
     def step(self) -> list[Individual]:
-        """One generation: ask, evaluate, tell, commit. Returns the evaluated batch."""
-        evaluated = self._generation()
-        self._commit(evaluated)
-        return evaluated
+        """One generation: ask, evaluate, tell, commit. Returns the evaluated individuals."""
+        batch, results = self._generation()
+        self._commit_batches([(batch, results)])
+        return batch.individuals(results)
 
-    def _generation(self) -> list[Individual]:
+    def _generation(self) -> tuple[Batch, Results]:
         """Ask, evaluate and tell one generation (not yet committed)."""
-        evaluated = self.evaluate(self.strategy.ask())
-        self.strategy.tell(evaluated)
-        self._count(evaluated)
-        return evaluated
+        batch = self.strategy.ask_batch()
+        results = self.evaluate_batch(batch)
+        self.strategy.tell_batch(batch, results)
+        self.tokens += results.tokens() + (sum(c.tokens_in + c.tokens_out for c in batch.cost)
+                                           if batch.cost else 0)
+        self.failed += results.failures()
+        return batch, results
 
     def _run_generational(self) -> None:
         per_commit = self.config.store.generations_per_commit
-        pending: list[Individual] = []
-        generations = 0
+        pending: list[tuple[Batch, Results]] = []
         while not self._should_stop():
-            pending.extend(self._generation())
-            generations += 1
-            if generations >= per_commit:
-                self._commit(pending)
-                pending, generations = [], 0
+            pending.append(self._generation())
+            if len(pending) >= per_commit:
+                self._commit_batches(pending)
+                pending = []
         if pending:  # the budget ended between commits (Ctrl-C does not reach here)
-            self._commit(pending)
+            self._commit_batches(pending)
 
     def _run_steady_state(self) -> None:
         if not self.strategy.steady_state:
@@ -281,6 +288,14 @@ class Engine:
             if buffer:
                 self._commit(buffer)
 
+    def evaluate_batch(self, batch: Batch) -> Results:
+        """Evaluate a batch's rows (preset rows keep their result), as columns."""
+        ctx = FitnessContext(
+            params=self.spec.params, device=self._device, scratch_root=self._scratch
+        )
+        seeds = row_seeds(self.config.seed, batch.ids)
+        return self.executor.evaluate_batch(self.spec, batch, ctx, seeds)
+
     def evaluate(self, batch: list[Individual]) -> list[Individual]:
         """Evaluate the individuals that have no result yet (failed variations keep theirs)."""
         todo = [i for i in batch if i.result is None]
@@ -292,7 +307,7 @@ class Engine:
 
     # ---------------------------------------------------------------- bookkeeping
     def _ctx(self, ind: Individual) -> FitnessContext:
-        seed = int(np.random.SeedSequence([self.config.seed, ind.id]).generate_state(1)[0])
+        seed = int(row_seeds(self.config.seed, np.array([ind.id]))[0])
         return FitnessContext(
             params=self.spec.params,
             seed=seed,
@@ -335,10 +350,19 @@ class Engine:
             "best_id": None if self.strategy.best is None else self.strategy.best.id,
         }
 
-    def _commit(self, individuals: list[Individual]) -> None:
+    def _commit_batches(self, batches: list[tuple[Batch, Results]]) -> None:
+        generation = max(b.generation for b, _ in batches)
+        if _COLUMNAR_STORE:
+            rows: Any = _concat_columns([b.columns(r) for b, r in batches])
+        else:
+            rows = [ind for b, r in batches for ind in b.individuals(r)]
+        self._commit(rows, generation)
+
+    def _commit(self, individuals: Any, generation: int | None = None) -> None:
         self.commits += 1
         counters = self.counters()
-        generation = max((i.generation for i in individuals), default=self.generation)
+        if generation is None:
+            generation = max((i.generation for i in individuals), default=self.generation)
         tables = archive_tables(  # drains the archive's events before the state is saved
             getattr(self.strategy, "archive", None),
             generation=generation,
@@ -346,7 +370,7 @@ class Engine:
         )
         state = {
             "version": ENGINE_STATE_VERSION,
-            "strategy": self.strategy,
+            "strategy": self.strategy.state_dict(),
             "counters": counters,
         }
         self.store.commit(
@@ -429,6 +453,51 @@ class Engine:
         if llm_base.get_cache_dir() == self.store.path:
             llm_base.set_cache_dir(None)
         shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+def _create_store(run_dir: str | pathlib.Path, run_yaml: str, facts: dict | None) -> RunStore:
+    if _COLUMNAR_STORE and facts:
+        return RunStore.create(run_dir, run_yaml, facts=facts)
+    return RunStore.create(run_dir, run_yaml)
+
+
+def _concat_columns(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One column dict from several batches' (missing optional columns filled)."""
+    if len(parts) == 1:
+        return parts[0]
+    import pyarrow as pa
+
+    sizes = [len(p["id"]) for p in parts]
+    defaults = {"operator_params": "{}", "metrics": {}, "descriptors": [], "error": None,
+                "feedback": None, "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0}
+    out: dict[str, Any] = {}
+    for key in {k for p in parts for k in p}:
+        cols = [p.get(key) for p in parts]
+        if all(isinstance(c, np.ndarray) for c in cols):
+            out[key] = np.concatenate(cols)
+        else:
+            merged: list = []
+            for c, n in zip(cols, sizes):
+                if c is None:
+                    merged.extend([defaults[key]] * n)
+                elif isinstance(c, (pa.Array, pa.ChunkedArray)):
+                    merged.extend(c.to_pylist())
+                elif isinstance(c, np.ndarray) and c.ndim == 2:
+                    merged.extend(list(c))
+                else:
+                    merged.extend(c.tolist() if isinstance(c, np.ndarray) else c)
+            out[key] = np.stack(merged) if key == "genome" and merged and isinstance(
+                merged[0], np.ndarray) else merged
+    return out
+
+
+def _columnar_store() -> bool:
+    import inspect
+
+    return "facts" in inspect.signature(RunStore.create).parameters
+
+
+_COLUMNAR_STORE = _columnar_store()
 
 
 def _run_yaml(config: RunConfig) -> str:

@@ -11,19 +11,32 @@ import concurrent.futures as cf
 import dataclasses
 from collections.abc import Sequence
 
-from evosearch.fitness.base import FitnessContext, FitnessSpec
+import numpy as np
+
+from evosearch.batch import Batch, Results
+from evosearch.fitness.base import FitnessContext, FitnessSpec, VectorRows
 from evosearch.genomes.base import Genome
 from evosearch.individual import FitnessResult, Status
 
 
 @dataclasses.dataclass
 class Task:
-    """One unit of work: a genome (or a batch for batched fitnesses) and its context."""
+    """One unit of work: a genome (or a batch for batched fitnesses) and its context.
+
+    A *rows* task (``ids`` and ``seeds`` given) is a chunk of a ``Batch``: it resolves to
+    ``Results`` (columns) instead of ``list[FitnessResult]``.
+    """
 
     spec: FitnessSpec
-    genomes: list[Genome]
+    genomes: list[Genome] | VectorRows
     ctx: FitnessContext
     batched_call: bool = False
+    ids: np.ndarray | None = None
+    seeds: np.ndarray | None = None
+
+    @property
+    def rows(self) -> bool:
+        return self.ids is not None
 
     @property
     def key(self) -> str:
@@ -38,9 +51,21 @@ class Task:
         h = hashlib.sha256()
         for part in (self.spec.ref, self.spec.version, str(self.ctx.seed), str(self.batched_call)):
             h.update(part.encode() + b"\0")
+        if self.rows:
+            h.update(np.ascontiguousarray(self.ids).tobytes())
+            h.update(np.ascontiguousarray(self.seeds).tobytes())
+        if isinstance(self.genomes, VectorRows):
+            h.update(np.ascontiguousarray(self.genomes.values).tobytes())
+            return h.hexdigest()
         for g in self.genomes:
             h.update(g.fingerprint().encode() + b"\0")
         return h.hexdigest()
+
+    def failure(self, status: Status, error: str) -> list[FitnessResult] | Results:
+        """Every evaluation of the task failed the same way (in the task's result type)."""
+        if self.rows:
+            return Results.from_results([FitnessResult.failure(status, error)] * len(self.genomes))
+        return [FitnessResult.failure(status, error)] * len(self.genomes)
 
 
 class Executor(abc.ABC):
@@ -88,6 +113,46 @@ class Executor(abc.ABC):
             results.extend(self.result(f))
         return results
 
+    def evaluate_batch(
+        self, spec: FitnessSpec, batch: Batch, ctx: FitnessContext, seeds: np.ndarray
+    ) -> Results:
+        """Evaluate a batch's rows (not the preset ones) into columns, in row order.
+
+        The rows are split into at most ``workers`` chunks; each chunk is one task, in which
+        a per-individual fitness runs in a loop and a batched one is called once.
+
+        Args:
+            spec: The fitness.
+            batch: What to evaluate.
+            ctx: The context shared by every row (seed and id are set per row).
+            seeds: Per-row seeds (``row_seeds(run_seed, batch.ids)``).
+        """
+        rows = batch.todo()
+        if rows.size == 0:
+            return batch.preset_results()
+        whole = rows.size == len(batch)
+        if batch.is_vector:
+            values = batch.genomes if whole else batch.genomes[rows]
+            genomes: list | VectorRows = VectorRows(values, batch.low, batch.high)
+        else:
+            genomes = [batch.genomes[i] for i in rows.tolist()]
+        ids = batch.ids if whole else batch.ids[rows]
+        seeds = seeds if whole else seeds[rows]
+        futures = [
+            self.submit(Task(spec, genomes[a:b], ctx, spec.batched, ids[a:b], seeds[a:b]))
+            for a, b in _chunks(rows.size, self.chunks(rows.size))
+        ]
+        done = Results.concat([self.result(f) for f in futures])
+        if whole:
+            return done
+        out = batch.preset_results()
+        out.put(rows, done)
+        return out
+
+    def chunks(self, n: int) -> int:
+        """How many tasks a batch of ``n`` rows is split into (one per worker)."""
+        return self.workers
+
     def result(self, future: cf.Future) -> list[FitnessResult]:
         return future.result()
 
@@ -101,19 +166,21 @@ class Executor(abc.ABC):
         self.close()
 
 
-def run_task(task: Task) -> list[FitnessResult]:
+def run_task(task: Task) -> list[FitnessResult] | Results:
     """Execute a task in the current process (used by every executor's workers).
 
     A fitness declared with ``setup=`` gets its per-process resource in ``ctx.resource``;
     a setup that raises makes every evaluation of the task a ``failed`` result.
     """
-    from evosearch.fitness.base import evaluate_batch, evaluate_one
+    from evosearch.fitness.base import evaluate_batch, evaluate_one, evaluate_rows
     from evosearch.fitness.resources import SetupFailed, with_resource
 
     try:
         task = dataclasses.replace(task, ctx=with_resource(task.spec, task.ctx))
     except SetupFailed as exc:
-        return [FitnessResult.failure(Status.FAILED, str(exc))] * len(task.genomes)
+        return task.failure(Status.FAILED, str(exc))
+    if task.rows:
+        return evaluate_rows(task.spec, task.genomes, task.ctx, task.ids, task.seeds)
     if task.batched_call:
         return evaluate_batch(task.spec, task.genomes, task.ctx)
     return [evaluate_one(task.spec, g, task.ctx) for g in task.genomes]

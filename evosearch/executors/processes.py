@@ -74,14 +74,10 @@ class ProcessExecutor(Executor):
                         self._retry.append(outer)
                     else:
                         err = f"worker process died during evaluation ({type(exc).__name__}: {exc})"
-                        outer.set_result(
-                            [FitnessResult.failure(Status.FAILED, err)] * len(task.genomes)
-                        )
+                        outer.set_result(task.failure(Status.FAILED, err))
                 else:  # cannot happen for run_task, which returns failures as results
                     err = f"{type(exc).__name__}: {exc}"
-                    outer.set_result(
-                        [FitnessResult.failure(Status.FAILED, err)] * len(task.genomes)
-                    )
+                    outer.set_result(task.failure(Status.FAILED, err))
 
         inner.add_done_callback(relay)
 
@@ -126,7 +122,7 @@ class ProcessExecutor(Executor):
             limit = task.spec.timeout
             if started is None or limit is None:
                 continue
-            if task.batched_call:
+            if task.batched_call or task.rows:
                 limit *= len(task.genomes)
             if now - started > limit + self.grace:
                 overdue.append(outer)
@@ -143,7 +139,7 @@ class ProcessExecutor(Executor):
         for outer in overdue:
             task = outer._evosearch[0]
             err = f"evaluation exceeded its {task.spec.timeout:g}s time limit and was killed"
-            outer.set_result([FitnessResult.failure(Status.TIMEOUT, err)] * len(task.genomes))
+            outer.set_result(task.failure(Status.TIMEOUT, err))
         for outer in detached:
             if not outer.done():  # innocent bystanders of the kill: run them again
                 task, _inner, attempt, _ = outer._evosearch

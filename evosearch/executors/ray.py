@@ -349,7 +349,7 @@ class RayExecutor(Executor):
             limit = job.task.spec.timeout
             if limit is None or job.started is None:
                 continue
-            if job.task.batched_call:
+            if job.task.batched_call or job.task.rows:
                 limit *= len(job.task.genomes)
             if now - job.started <= limit + self.grace:
                 continue
@@ -365,7 +365,7 @@ class RayExecutor(Executor):
 
 
 def _fail(task: Task, status: Status, error: str) -> list[FitnessResult]:
-    return [FitnessResult.failure(status, error)] * len(task.genomes)
+    return task.failure(status, error)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import math
 import pathlib
 import signal
 import threading
@@ -19,8 +20,12 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import numpy as np
+
 from evosearch import registry
+from evosearch.batch import STATUS_CODE, Results
 from evosearch.genomes.base import Genome
+from evosearch.genomes.vector import VectorGenome
 from evosearch.individual import FitnessResult, Status, coerce_result
 
 log = logging.getLogger("evosearch.fitness")
@@ -249,6 +254,166 @@ def evaluate_batch(
         return [FitnessResult.failure(Status.INVALID, err)] * len(genomes)
     per = _since(start) / max(1, len(genomes))
     return [coerce_result(r).with_(eval_seconds=per) for r in raw]
+
+
+class VectorRows(Sequence):
+    """The genomes of a vector batch: an ``[N, D]`` array that reads as ``VectorGenome``s.
+
+    A per-individual fitness gets ``rows[i]`` (a zero-copy ``VectorGenome`` view); a batched
+    fitness gets the whole object and may use ``rows.values`` (the array) directly or iterate
+    it like the list of genomes it used to get.
+    """
+
+    def __init__(self, values: np.ndarray, low: np.ndarray | None, high: np.ndarray | None):
+        self.values, self.low, self.high = values, low, high
+
+    def __len__(self) -> int:
+        return int(self.values.shape[0])
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return VectorRows(self.values[i], self.low, self.high)
+        return VectorGenome.view(self.values[i], self.low, self.high)
+
+    def __iter__(self):
+        low, high, view = self.low, self.high, VectorGenome.view
+        return (view(row, low, high) for row in self.values)
+
+
+def row_seeds(run_seed: int, ids: np.ndarray) -> np.ndarray:
+    """Per-individual evaluation seeds from (run seed, id), for a whole batch at once.
+
+    splitmix64 of ``run_seed * φ64 + id``, top 32 bits: deterministic, distinct streams per
+    id, no ``SeedSequence`` per individual.
+    """
+    mult = np.uint64(0x9E3779B97F4A7C15)
+    with np.errstate(over="ignore"):
+        z = np.uint64(run_seed % 2**64) * mult + ids.astype(np.uint64) + mult
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(32)).astype(np.int64)
+
+
+def evaluate_rows(
+    spec: FitnessSpec,
+    genomes: Sequence[Genome],
+    ctx: FitnessContext,
+    ids: np.ndarray,
+    seeds: np.ndarray,
+) -> Results:
+    """Evaluate a chunk of a batch into columns; every failure becomes a row status.
+
+    A batched fitness is called once with the whole chunk (``ctx.seed`` is the first row's
+    seed); a per-individual fitness is called in a loop, each call with its own seed and id
+    and its own time limit. A batched fitness may return a list of results or a 1-D array
+    of scores.
+    """
+    n = len(genomes)
+    out = Results.empty(n)
+    try:
+        fn = spec.function()
+    except Exception as exc:
+        _fail_all(out, Status.FAILED, _format_exception(exc), 0.0)
+        return out
+    if spec.batched:
+        _evaluate_batched(spec, fn, genomes, ctx, seeds, out)
+        return out
+    base = dict(ctx.__dict__)
+    new = object.__new__
+    alarm = (
+        spec.timeout is not None
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    previous = None
+    if alarm:
+        previous = signal.signal(signal.SIGALRM, _on_alarm)
+    score, seconds, clock = out.score, out.eval_seconds, time.perf_counter
+    seed_list, id_list = seeds.tolist(), ids.tolist()
+    try:
+        for i in range(n):
+            c = new(FitnessContext)
+            c.__dict__.update(base, seed=seed_list[i], individual_id=id_list[i])
+            start = clock()
+            try:
+                if alarm:
+                    signal.setitimer(signal.ITIMER_REAL, float(spec.timeout))
+                raw = fn(genomes[i], c)
+                if alarm:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+            except EvaluationTimeout:
+                out.set(i, FitnessResult.failure(
+                    Status.TIMEOUT, f"evaluation exceeded its {spec.timeout:g}s time limit",
+                    eval_seconds=clock() - start))
+                continue
+            except Exception as exc:  # the fitness is user code: any exception is a result
+                if alarm:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+                out.set(i, FitnessResult.failure(
+                    Status.FAILED, _format_exception(exc), eval_seconds=clock() - start))
+                continue
+            took = clock() - start
+            if type(raw) is float and math.isfinite(raw):  # the common case, kept cheap
+                score[i] = raw
+                seconds[i] = took
+            else:
+                r = coerce_result(raw)
+                out.set(i, r.with_(eval_seconds=r.eval_seconds or took))
+    finally:
+        if alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+    return out
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise EvaluationTimeout("evaluation exceeded its time limit")
+
+
+def _evaluate_batched(spec, fn, genomes, ctx, seeds, out: Results) -> None:
+    n = len(genomes)
+    if n and len(seeds):
+        ctx = dataclasses.replace(ctx, seed=int(seeds[0]))
+    start = time.perf_counter()
+    limit = None if spec.timeout is None else spec.timeout * max(1, n)
+    try:
+        with time_limit(limit):
+            raw = fn(genomes if isinstance(genomes, VectorRows) else list(genomes), ctx)
+    except EvaluationTimeout as exc:
+        _fail_all(out, Status.TIMEOUT, str(exc), _since(start))
+        return
+    except Exception as exc:
+        _fail_all(out, Status.FAILED, _format_exception(exc), _since(start))
+        return
+    per = _since(start) / max(1, n)
+    if isinstance(raw, np.ndarray) and raw.ndim == 1 and raw.shape[0] == n and raw.dtype.kind == "f":
+        ok = np.isfinite(raw)
+        out.score[:] = np.where(ok, raw, np.nan)
+        out.eval_seconds[:] = per
+        for i in np.flatnonzero(~ok).tolist():
+            out.set(i, FitnessResult.failure(
+                Status.INVALID, f"fitness returned a non-finite score ({raw[i]!r})",
+                eval_seconds=per))
+        return
+    if not isinstance(raw, (list, tuple)) or len(raw) != n:
+        got = f"{type(raw).__name__} of length {len(raw)}" if hasattr(raw, "__len__") else repr(raw)
+        err = f"batched fitness must return a list of {n} results, got {got}"
+        _fail_all(out, Status.INVALID, err, 0.0)
+        return
+    for i, r in enumerate(raw):
+        if type(r) is float and math.isfinite(r):
+            out.score[i] = r
+            out.eval_seconds[i] = per
+        else:
+            out.set(i, coerce_result(r).with_(eval_seconds=per))
+
+
+def _fail_all(out: Results, status: Status, error: str, seconds: float) -> None:
+    out.score[:] = np.nan
+    out.status[:] = STATUS_CODE[status]
+    out.eval_seconds[:] = seconds
+    out.error = [error] * len(out)
 
 
 def _since(start: float) -> float:

@@ -39,6 +39,19 @@ class VectorGenome:
                 arr.setflags(write=False)
                 object.__setattr__(self, name, arr)
 
+    @classmethod
+    def view(
+        cls, values: np.ndarray, low: np.ndarray | None = None, high: np.ndarray | None = None
+    ) -> VectorGenome:
+        """A genome over a row of a batch's ``[N, D]`` array, without copying or checks.
+
+        ``values`` must be a 1-D float64 array nobody writes to (a row of a batch), and
+        ``low``/``high`` None or float64 arrays of the same length (the run's bounds).
+        """
+        g = object.__new__(cls)
+        g.__dict__.update(values=values, low=low, high=high)
+        return g
+
     def __len__(self) -> int:
         return int(self.values.size)
 

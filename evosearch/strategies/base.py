@@ -1,7 +1,15 @@
 """The ask/tell ``Strategy`` base class.
 
-``ask()`` and ``tell()`` are template methods: they keep ids, pending individuals, counters
-and the order rules; subclasses implement only ``_ask()`` and ``_tell()`` (STYLE.md 2).
+``ask_batch()``/``tell_batch()`` (columns) and ``ask()``/``tell()`` (``Individual`` lists) are
+template methods: they keep ids, the pending ask, counters and the order rules. A subclass
+implements either the columnar pair ``_ask_batch()``/``_tell_batch()`` (vector strategies:
+whole-population array operations, ``vectorized = True``) or the object pair
+``_ask()``/``_tell()`` (archive, LLM and merge strategies); the base converts at the
+boundary, so both APIs work for every strategy (STYLE.md 2, 14).
+
+State is data (STYLE.md 15): ``state_dict()`` returns the attributes named in
+``state_attrs`` (summed over the class hierarchy) through ``strategies.state.encode``;
+``load_state_dict()`` restores them into a strategy freshly built from the same config.
 """
 
 from __future__ import annotations
@@ -14,8 +22,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from evosearch.batch import Batch, Results
 from evosearch.genomes.base import Genome
 from evosearch.individual import Cost, FitnessResult, Individual
+from evosearch.strategies import state as state_codec
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,11 +59,19 @@ class Strategy(abc.ABC):
     with exactly that batch → ``ask`` ... Steady-state strategies accept several outstanding
     asks and ``tell`` in any order and any grouping. Misuse raises ``RuntimeError``.
 
+    Capabilities (declared here, not probed):
+        steady_state: accepts several outstanding asks.
+        vectorized: implements ``_ask_batch``/``_tell_batch`` on arrays.
+
     Args:
         rng: The strategy's random generator (seeded from the run seed).
     """
 
     steady_state: ClassVar[bool] = False
+    vectorized: ClassVar[bool] = False
+    #: Attributes saved by ``state_dict`` (each class lists its own; the base adds these).
+    state_attrs: ClassVar[tuple[str, ...]] = ("rng", "generation", "next_id", "evaluations", "best")
+    STATE_VERSION: ClassVar[int] = 1
 
     def __init__(self, *, rng: np.random.Generator):
         self.rng = rng
@@ -61,7 +79,8 @@ class Strategy(abc.ABC):
         self.next_id = 0
         self.evaluations = 0
         self.best: Individual | None = None
-        self._pending: dict[int, Individual] = {}
+        self._pending: dict[int, Individual] = {}  # steady-state asks
+        self._asked: Batch | None = None  # the generational ask awaiting tell
 
     # --------------------------------------------------------------------- template
     @property
@@ -69,8 +88,12 @@ class Strategy(abc.ABC):
     def batch_size(self) -> int:
         """Individuals per ``ask()`` (the population size for generational strategies)."""
 
-    def ask(self, n: int | None = None) -> list[Individual]:
-        """Propose new individuals (unevaluated, unless their variation failed).
+    def facts(self) -> dict[str, Any] | None:
+        """Run-wide facts stored once per run (vector strategies: dimension and bounds)."""
+        return None
+
+    def ask_batch(self, n: int | None = None) -> Batch:
+        """Propose new individuals as a ``Batch`` (unevaluated, unless their variation failed).
 
         Args:
             n: How many (steady-state strategies only; default ``batch_size``).
@@ -78,37 +101,51 @@ class Strategy(abc.ABC):
         Raises:
             RuntimeError: a generational strategy asked again before ``tell``.
         """
-        if self._pending and not self.steady_state:
+        if self.pending and not self.steady_state:
             raise RuntimeError(
                 f"{type(self).__name__}.ask() called again before tell() of the previous "
-                f"{len(self._pending)} individuals"
+                f"{self.pending} individuals"
             )
         if n is not None and not self.steady_state and n != self.batch_size:
             raise RuntimeError(
                 f"{type(self).__name__} is generational: ask() returns whole batches of "
                 f"{self.batch_size}, not {n}"
             )
-        offspring = self._ask(self.batch_size if n is None else n)
-        generation = (
+        batch = self._ask_batch(self.batch_size if n is None else n)
+        size = len(batch.genomes)
+        batch.ids = np.arange(self.next_id, self.next_id + size, dtype=np.int64)
+        batch.generation = (
             self.evaluations // max(1, self.batch_size) if self.steady_state else self.generation
         )
-        batch = []
-        for off in offspring:
-            ind = Individual(
-                id=self.next_id,
-                genome=off.genome,
-                parent_ids=tuple(int(p) for p in off.parent_ids),
-                operator=off.operator,
-                operator_params=dict(off.operator_params),
-                generation=generation,
-                island=off.island,
-                result=off.result,
-                cost=off.cost,
-            )
-            self.next_id += 1
-            self._pending[ind.id] = ind
-            batch.append(ind)
+        self.next_id += len(batch)
+        if self.steady_state:
+            for ind in batch.individuals():
+                self._pending[ind.id] = ind
+        else:
+            self._asked = batch
         return batch
+
+    def ask(self, n: int | None = None) -> list[Individual]:
+        """``ask_batch`` as a list of ``Individual`` (for code that wants objects)."""
+        if self.steady_state:
+            before = self.next_id
+            self.ask_batch(n)
+            return [self._pending[i] for i in range(before, self.next_id)]
+        return self.ask_batch(n).individuals()
+
+    def tell_batch(self, batch: Batch, results: Results) -> None:
+        """Give an evaluated batch back (``results`` in the batch's row order).
+
+        Raises:
+            RuntimeError: nothing was asked, or ``batch`` is not the pending ask.
+        """
+        if self.steady_state or self._asked is None or batch is not self._asked:
+            if not self.pending:
+                raise RuntimeError(f"{type(self).__name__}.tell() called without a pending ask()")
+            self.tell(batch.individuals(results))
+            return
+        self._asked = None
+        self._finish(batch, results, None)
 
     def tell(self, individuals: Sequence[Individual]) -> None:
         """Give the evaluated individuals back.
@@ -117,27 +154,57 @@ class Strategy(abc.ABC):
             RuntimeError: nothing was asked, an id was not asked (or already told), an
                 individual is not evaluated, or a generational batch is incomplete.
         """
-        if not self._pending:
+        if not self.pending:
             raise RuntimeError(f"{type(self).__name__}.tell() called without a pending ask()")
         ids = [ind.id for ind in individuals]
-        unknown = [i for i in ids if i not in self._pending]
+        pending = self._pending_ids()
+        unknown = [i for i in ids if i not in pending]
         if unknown or len(set(ids)) != len(ids):
             raise RuntimeError(
                 f"tell() got individuals that are not pending from ask(): {unknown or ids}"
             )
         if any(ind.result is None for ind in individuals):
             raise RuntimeError("tell() needs evaluated individuals (result is None)")
-        if not self.steady_state and set(ids) != set(self._pending):
+        if not self.steady_state and set(ids) != pending:
             raise RuntimeError(
                 f"{type(self).__name__} is generational: tell() needs the whole batch of "
-                f"{len(self._pending)} individuals, got {len(ids)}"
+                f"{len(pending)} individuals, got {len(ids)}"
             )
-        for i in ids:
-            del self._pending[i]
-        self._record(individuals)
-        self._tell(list(individuals))
+        if self.steady_state:
+            for i in ids:
+                del self._pending[i]
+            self._finish(None, None, list(individuals))
+            return
+        batch, self._asked = self._asked, None
+        if self.vectorized:  # back to columns, in the asked row order
+            assert batch is not None
+            results = Results.empty(len(batch))
+            first = int(batch.ids[0])
+            for ind in individuals:
+                results.set(ind.id - first, ind.result)
+            self._finish(batch, results, None)
+        else:
+            self._finish(None, None, list(individuals))
+
+    def _finish(
+        self, batch: Batch | None, results: Results | None, individuals: list[Individual] | None
+    ) -> None:
+        if self.vectorized and batch is not None and results is not None:
+            self._record_batch(batch, results)
+            self._tell_batch(batch, results)
+        else:
+            if individuals is None:
+                assert batch is not None
+                individuals = batch.individuals(results)
+            self._record(individuals)
+            self._tell(individuals)
         if not self.steady_state:
             self.generation += 1
+
+    def _pending_ids(self) -> set[int]:
+        if self._asked is not None:
+            return set(self._asked.ids.tolist())
+        return set(self._pending)
 
     def replay(self, individuals: Sequence[Individual]) -> None:
         """Re-apply ``tell`` for individuals evaluated before a crash (from the WAL).
@@ -156,12 +223,15 @@ class Strategy(abc.ABC):
     def drop_pending(self) -> list[Individual]:
         """Forget outstanding asks (after a resume, in-flight work is asked again)."""
         dropped = list(self._pending.values())
+        if self._asked is not None:
+            dropped.extend(self._asked.individuals())
         self._pending.clear()
+        self._asked = None
         return dropped
 
     @property
     def pending(self) -> int:
-        return len(self._pending)
+        return len(self._pending) + (0 if self._asked is None else len(self._asked))
 
     def _record(self, individuals: Sequence[Individual]) -> None:
         self.evaluations += len(individuals)
@@ -169,14 +239,82 @@ class Strategy(abc.ABC):
             if not math.isnan(ind.score) and (self.best is None or ind.score > self.best.score):
                 self.best = ind
 
+    def _record_batch(self, batch: Batch, results: Results) -> None:
+        self.evaluations += len(batch)
+        scores = results.score
+        if len(scores) == 0 or np.isnan(scores).all():
+            return
+        k = int(np.nanargmax(scores))  # the first of equal maxima, as in _record
+        if self.best is None or scores[k] > self.best.score:
+            self.best = batch.individual(k, results)
+
+    # --------------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, Any]:
+        """The strategy's state as plain data (arrays, counters, RNG states), versioned."""
+        attrs: dict[str, Any] = {}
+        for name in self._state_names():
+            if name in self.__dict__:
+                attrs[name] = state_codec.encode(self.__dict__[name], f"strategy.{name}")
+        return {"class": type(self).__qualname__, "version": self.STATE_VERSION, "attrs": attrs}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore ``state_dict()`` output into a strategy built from the same config.
+
+        Raises:
+            ValueError: the state was written by another strategy class or version.
+        """
+        if state.get("class") != type(self).__qualname__ or state.get("version") != (
+            self.STATE_VERSION
+        ):
+            raise ValueError(
+                f"checkpoint holds {state.get('class')} state version {state.get('version')}; "
+                f"this run's strategy is {type(self).__qualname__} version {self.STATE_VERSION}"
+            )
+        for name, value in state["attrs"].items():
+            setattr(self, name, state_codec.decode(value))
+        self._pending.clear()
+        self._asked = None
+
+    def _state_names(self) -> list[str]:
+        names: list[str] = []
+        for cls in reversed(type(self).__mro__):
+            for name in cls.__dict__.get("state_attrs", ()):
+                if name not in names:
+                    names.append(name)
+        return names
+
     # --------------------------------------------------------------------- subclass API
-    @abc.abstractmethod
+    def _ask_batch(self, n: int) -> Batch:
+        """Columnar ask (ids and generation are filled in by ``ask_batch``).
+
+        The default wraps the object API: ``_ask`` offspring become a batch of genome
+        objects (failed variations become preset results).
+        """
+        offspring = self._ask(n)
+        preset = {i: o.result for i, o in enumerate(offspring) if o.result is not None}
+        return Batch(
+            ids=np.empty(0, dtype=np.int64),
+            generation=0,
+            genomes=[o.genome for o in offspring],
+            parents=[tuple(int(p) for p in o.parent_ids) for o in offspring],
+            operator=[o.operator for o in offspring],
+            operator_params=[dict(o.operator_params) for o in offspring],
+            island=np.array([o.island for o in offspring], dtype=np.int64),
+            cost=[o.cost for o in offspring],
+            preset=preset or None,
+        )
+
+    def _tell_batch(self, batch: Batch, results: Results) -> None:
+        """Columnar tell (only called when ``vectorized``)."""
+        raise NotImplementedError
+
     def _ask(self, n: int) -> list[Offspring]:
         """Return ``n`` offspring (generational: exactly ``batch_size``)."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither _ask nor _ask_batch")
 
-    @abc.abstractmethod
     def _tell(self, individuals: list[Individual]) -> None:
         """Learn from evaluated individuals (failed ones have NaN scores)."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither _tell nor _tell_batch")
 
     def members(self) -> list[Individual]:
         """The strategy's current population or archive members (for inspection)."""

@@ -1,17 +1,20 @@
-"""evotorch's CMA-ES, SNES and PGPE behind evosearch's ask/tell interface.
+"""evotorch's CMA-ES, SNES and PGPE behind evosearch's ask/tell interface, on arrays.
 
-evotorch's searchers evaluate inside ``step()``. ``EvotorchStrategy`` runs that ``step()`` in
-a short-lived helper thread whose ``Problem._evaluate_batch`` hands the sampled population to
-``ask()`` and blocks until ``tell()`` supplies the scores; the update then runs in evotorch's
-own code. Exactly one thread runs at a time, so runs stay deterministic; between generations
-no thread exists, so the strategy pickles for checkpoints.
+evotorch's searchers evaluate inside ``step()``. ``ask`` runs ``step()`` up to the point
+where it hands its sampled ``SolutionBatch`` to ``Problem._evaluate_batch``, copies the
+solution array out and stops the step there (nothing but the random generators has moved:
+sampling is the first thing each of these algorithms does). ``tell`` rewinds the generators
+to where ``ask`` started and runs the same ``step()`` again: it samples the very same
+solutions, and ``_evaluate_batch`` now answers with the scores, so the update is evotorch's
+own code, in the caller's thread, with the same numbers as evotorch's own loop.
+
+State is data: the searcher's tensors and counters (walked from its attributes), the
+problem's generator state and the global torch RNG state — no pickle of evotorch objects.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import warnings
 from typing import Any, Literal
 
@@ -22,9 +25,8 @@ from evotorch import Problem
 from pydantic import Field
 
 from evosearch import registry
-from evosearch.genomes.vector import VectorGenome
-from evosearch.individual import Individual
-from evosearch.strategies.base import Offspring, Strategy
+from evosearch.batch import Batch, Results
+from evosearch.strategies.base import Strategy
 
 logging.getLogger("evotorch").setLevel(logging.WARNING)
 warnings.filterwarnings("ignore", message="To copy construct from a tensor", category=UserWarning)
@@ -55,36 +57,25 @@ class EvotorchParams(pydantic.BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
-class _Abort(BaseException):
-    """Unwinds the helper thread when the strategy is discarded mid-generation."""
-
-
-_CHANNELS: dict[str, tuple[queue.Queue, queue.Queue]] = {}
-
-
-def _new_channel() -> str:
-    import uuid
-
-    key = uuid.uuid4().hex
-    _CHANNELS[key] = (queue.Queue(), queue.Queue())
-    return key
+class _Sampled(BaseException):
+    """Stops ``searcher.step()`` once the population is sampled (``ask``)."""
 
 
 class HandoffProblem(Problem):
-    """An evotorch ``Problem`` whose evaluation is answered through a channel by ``tell``."""
+    """An evotorch ``Problem`` whose evaluations come from ``tell``."""
 
-    channel: str = ""
+    def _evaluate_batch(self, batch):  # called inside searcher.step()
+        hand = self.handoff
+        values = batch.values.detach()
+        if hand["evals"] is None:  # ask: take the solutions, stop the step
+            hand["values"] = values.clone()
+            raise _Sampled()
+        if not torch.equal(values, hand["values"]):
+            raise RuntimeError("evotorch resampled different solutions on tell()")
+        batch.set_evals(hand["evals"])
 
-    def _evaluate_batch(self, batch):  # called inside searcher.step(), in the helper thread
-        asks, tells = _CHANNELS[self.channel]
-        asks.put(batch.values.detach().clone())
-        evals = tells.get()
-        if evals is None:
-            raise _Abort()
-        batch.set_evals(evals)
 
-
-def _make_problem(params: EvotorchParams, seed: int, channel: str) -> HandoffProblem:
+def _make_problem(params: EvotorchParams, seed: int) -> HandoffProblem:
     problem = HandoffProblem(
         "max",
         solution_length=params.dimension,
@@ -92,30 +83,32 @@ def _make_problem(params: EvotorchParams, seed: int, channel: str) -> HandoffPro
         dtype=torch.float64,
         seed=seed,
     )
-    problem.channel = channel
+    problem.handoff = {"evals": None, "values": None}
     return problem
 
 
 class EvotorchStrategy(Strategy):
-    """Base of the evotorch-backed strategies (generational)."""
+    """Base of the evotorch-backed strategies (generational, vectorised)."""
 
     Params = EvotorchParams
     algorithm: str = ""
+    #: True when evotorch's step() samples, evaluates, then updates (CMA-ES); False when it
+    #: updates from the previous evaluations, samples, then evaluates (SNES, PGPE).
+    replays: bool = False
+    vectorized = True
+    state_attrs = ("_torch_state",)
 
     def __init__(self, params: EvotorchParams, *, rng: np.random.Generator):
         super().__init__(rng=rng)
         self.params = params
-        torch_seed = int(rng.integers(0, 2**31 - 1))
-        self._torch_state = torch.Generator().manual_seed(torch_seed).get_state()
+        self.torch_seed = int(rng.integers(0, 2**31 - 1))
+        self._torch_state = torch.Generator().manual_seed(self.torch_seed).get_state()
         with torch.random.fork_rng():
             torch.random.set_rng_state(self._torch_state)
-            self._channel = _new_channel()
-            self.problem = _make_problem(params, torch_seed, self._channel)
+            self.problem = _make_problem(params, self.torch_seed)
             self.searcher = self._make_searcher()
             self._torch_state = torch.random.get_rng_state()
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
-        self._values: torch.Tensor | None = None
+        self._rewind: tuple[torch.Tensor, torch.Tensor | None] | None = None
 
     def _make_searcher(self):
         raise NotImplementedError
@@ -139,59 +132,85 @@ class EvotorchStrategy(Strategy):
             pop = self.params.popsize
         return int(pop)
 
-    def _run_step(self) -> None:
+    def facts(self) -> dict:
+        return {"genome": {"kind": "vector", "dimension": self.params.dimension, "bounds": None}}
+
+    def _generators(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        gen = self.problem.generator
+        return self._torch_state, None if gen is None else gen.get_state()
+
+    def _set_generators(self, states: tuple[torch.Tensor, torch.Tensor | None]) -> None:
+        self._torch_state = states[0]
+        if states[1] is not None:
+            self.problem.generator.set_state(states[1])
+
+    def _step(self, evals: torch.Tensor | None) -> None:
+        self.problem.handoff["evals"] = evals
         try:
             with torch.random.fork_rng():
                 torch.random.set_rng_state(self._torch_state)
-                self.searcher.step()
-                self._torch_state = torch.random.get_rng_state()
-        except _Abort:
+                try:
+                    self.searcher.step()
+                finally:
+                    self._torch_state = torch.random.get_rng_state()
+        except _Sampled:
             pass
-        except BaseException as exc:  # surfaced to the caller of ask/tell
-            self._error = exc
-            _CHANNELS[self._channel][0].put(None)
+        except Exception as exc:
+            raise RuntimeError(f"evotorch {self.algorithm} failed: {exc}") from exc
 
-    def _ask(self, n: int) -> list[Offspring]:
-        self._error = None
-        self._thread = threading.Thread(target=self._run_step, daemon=True, name="evotorch-step")
-        self._thread.start()
-        values = _CHANNELS[self._channel][0].get()
-        if values is None:
-            raise RuntimeError(f"evotorch {self.algorithm} failed: {self._error}") from self._error
-        self._values = values
-        label = f"evotorch.{self.algorithm}"
-        return [Offspring(VectorGenome(v.numpy()), (), label) for v in values]
+    def _ask_batch(self, n: int) -> Batch:
+        self._rewind = self._generators()
+        self._step(None)
+        values = self.problem.handoff["values"].cpu().numpy()
+        values.setflags(write=False)
+        return Batch(np.empty(0, np.int64), 0, values, None, f"evotorch.{self.algorithm}")
 
-    def _tell(self, individuals: list[Individual]) -> None:
-        scores = np.array([i.score for i in sorted(individuals, key=lambda i: i.id)])
+    def _tell_batch(self, batch: Batch, results: Results) -> None:
+        scores = results.score
         valid = scores[np.isfinite(scores)]
         # evotorch cannot rank NaN: failed evaluations rank below the worst valid one.
         floor = (valid.min() - 1.0 - abs(valid.min())) if valid.size else -1e30
-        scores = np.where(np.isfinite(scores), scores, floor)
-        _CHANNELS[self._channel][1].put(torch.as_tensor(scores, dtype=torch.float64))
-        self._thread.join()
-        self._thread = None
-        self._values = None
-        if self._error is not None:
-            raise RuntimeError(f"evotorch {self.algorithm} failed: {self._error}") from self._error
+        evals = torch.as_tensor(np.where(np.isfinite(scores), scores, floor), dtype=torch.float64)
+        assert self._rewind is not None
+        if self.replays:  # the update follows the evaluation within step(): run it again
+            self._set_generators(self._rewind)
+            self._step(evals)
+        else:  # the evaluation ends step() (the update starts the next one): finish it
+            s = self.searcher
+            s._population.set_evals(evals)
+            s._first_iter = False
+            s._steps_count += 1
+        self._rewind = None
+        self.problem.handoff.update(evals=None, values=None)
 
-    def __getstate__(self) -> dict[str, Any]:
-        if self._thread is not None:
-            raise RuntimeError("cannot checkpoint an evotorch strategy between ask() and tell()")
-        state = dict(self.__dict__)
-        state["_thread"] = None
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        gen = self.problem.generator
+        state["problem_generator"] = None if gen is None else gen.get_state().numpy().copy()
+        state["searcher"] = {k: _plain(v) for k, v in _numeric_attrs(self.searcher, "")}
+        pop = None if self.replays else self.searcher._population
+        if pop is not None:
+            state["population"] = {
+                "values": pop.access_values(keep_evals=True).detach().cpu().numpy().copy(),
+                "evals": pop.access_evals().detach().cpu().numpy().copy(),
+            }
         return state
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._channel = _new_channel()  # a copy must not share the original's channel
-        self.problem.channel = self._channel
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        if state.get("problem_generator") is not None:
+            self.problem.generator.set_state(torch.as_tensor(state["problem_generator"]))
+        for path, value in state["searcher"].items():
+            _set_path(self.searcher, path, value)
+        if state.get("population") is not None:
+            from evotorch import SolutionBatch
 
-    def __del__(self) -> None:
-        thread = getattr(self, "_thread", None)
-        if thread is not None and thread.is_alive():
-            _CHANNELS[self._channel][1].put(None)
-        _CHANNELS.pop(getattr(self, "_channel", ""), None)
+            values = torch.as_tensor(np.asarray(state["population"]["values"]))
+            pop = SolutionBatch(self.problem, popsize=values.shape[0], empty=True)
+            pop.set_values(values)
+            pop.set_evals(torch.as_tensor(np.asarray(state["population"]["evals"])))
+            self.searcher._population = pop
+        self._rewind = None
 
     @property
     def center(self) -> np.ndarray:
@@ -204,11 +223,60 @@ class EvotorchStrategy(Strategy):
         return np.asarray(self.searcher.status["center"], dtype=np.float64)
 
 
+_SKIP = {"_problem", "problem", "_population", "_first_step_datetime", "_log_hook",
+         "_before_step_hook", "_after_step_hook", "_end_of_run_hook", "_status", "_getters"}
+
+
+def _numeric_attrs(obj: Any, prefix: str, depth: int = 0):
+    """(path, value) of every tensor and number reachable through evotorch objects' attributes."""
+    items = obj.items() if isinstance(obj, dict) else vars(obj).items()
+    for name, value in items:
+        if not isinstance(name, str) or name in _SKIP or "LazyReporter" in name:
+            continue
+        path = f"{prefix}{name}"
+        if isinstance(value, torch.Tensor) or (
+            isinstance(value, (bool, int, float)) and not isinstance(value, enum_types())
+        ):
+            yield path, value
+        elif depth < 4 and (
+            isinstance(value, dict)
+            or (type(value).__module__.startswith("evotorch") and hasattr(value, "__dict__"))
+        ):
+            yield from _numeric_attrs(value, path + "/", depth + 1)
+
+
+def enum_types() -> tuple[type, ...]:
+    import enum
+
+    return (enum.Enum,)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return {"tensor": value.detach().cpu().numpy().copy(), "dtype": str(value.dtype),
+                "device": str(value.device)}
+    return value
+
+
+def _set_path(obj: Any, path: str, value: Any) -> None:
+    *head, last = path.split("/")
+    for name in head:
+        obj = obj[name] if isinstance(obj, dict) else getattr(obj, name)
+    if isinstance(value, dict) and "tensor" in value:
+        dtype = getattr(torch, value["dtype"].removeprefix("torch."))
+        value = torch.as_tensor(np.asarray(value["tensor"]), dtype=dtype, device=value["device"])
+    if isinstance(obj, dict):
+        obj[last] = value
+    else:
+        object.__setattr__(obj, last, value)
+
+
 @registry.strategies.register("cmaes")
 class CMAES(EvotorchStrategy):
     """CMA-ES (evotorch ``CMAES``); default popsize ``4 + floor(3 ln d)``."""
 
     algorithm = "cmaes"
+    replays = True
 
     def _make_searcher(self):
         from evotorch.algorithms import CMAES as _CMAES

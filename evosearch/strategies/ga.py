@@ -1,26 +1,28 @@
-"""A generational genetic algorithm on vectors built from deap's operators and selectors.
+"""A generational genetic algorithm on vectors: deap's operators, applied to whole arrays.
 
 Single-objective: deap's ``eaSimple`` scheme (select → ``varAnd`` crossover/mutation →
-replace) with optional elitism. Multi-objective: NSGA-II (``selNSGA2`` over parents +
-offspring, ``selTournamentDCD`` for mating). deap draws from the global ``random``; every call
-is wrapped in ``seeded_python_random`` so runs stay reproducible from the run seed.
+replace) with optional elitism, every step one numpy operation over the population
+(``vector_ops``; same arithmetic as deap's operators, a different random stream — see
+docs/concepts.md). Multi-objective: NSGA-II — variation as above, survivor and mating
+selection through deap's ``selNSGA2``/``selTournamentDCD`` (no vectorised form), called
+inside ``seeded_python_random`` so runs stay reproducible from the run seed.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import numpy as np
 import pydantic
-from deap import algorithms, base, tools
+from deap import base, tools
 from pydantic import Field
 
 from evosearch import registry
-from evosearch.genomes.vector import VectorGenome
+from evosearch.batch import Batch, Results
 from evosearch.individual import Individual
 from evosearch.operators.base import seeded_python_random
-from evosearch.strategies.base import Offspring, Strategy
+from evosearch.strategies import vector_ops as ops
+from evosearch.strategies.base import Strategy
 
 
 class GAParams(pydantic.BaseModel):
@@ -68,18 +70,155 @@ class GAParams(pydantic.BaseModel):
         return self
 
 
-def _deap_ind(values: list[float], fit: tuple[float, ...], ref: Individual | None = None):
-    ind = _DeapIndividual(values)
-    ind.fitness = _fitness_type(len(fit))()
-    if all(math.isfinite(v) for v in fit):
-        ind.fitness.values = fit
-    ind.ref = ref
-    return ind
+@registry.strategies.register("ga")
+class GeneticAlgorithm(Strategy):
+    """Vectorised GA (generational); NSGA-II when ``selection: nsga2``.
+
+    State: the population as arrays (``pop_x`` ``[μ, D]``, ``pop_fit`` ``[μ, k]``,
+    ``pop_ids``), plus the base counters and generator.
+    """
+
+    Params = GAParams
+    vectorized = True
+    state_attrs = ("pop_x", "pop_fit", "pop_ids", "pop_score")
+
+    def __init__(self, params: GAParams, *, rng: np.random.Generator):
+        super().__init__(rng=rng)
+        self.params = params
+        d = params.dimension
+        self.low = np.full(d, float(params.low))
+        self.high = np.full(d, float(params.high))
+        self.low.setflags(write=False)
+        self.high.setflags(write=False)
+        k = len(params.objectives) if params.selection == "nsga2" else 1
+        self.pop_x = np.empty((0, d))
+        self.pop_fit = np.empty((0, k))
+        self.pop_ids = np.empty(0, dtype=np.int64)
+        self.pop_score = np.empty(0)
+        self._indpb = params.indpb if params.indpb is not None else 1.0 / d
+
+    @property
+    def batch_size(self) -> int:
+        return self.params.population_size
+
+    def facts(self) -> dict:
+        bounds = [[float(lo), float(hi)] for lo, hi in zip(self.low, self.high)]
+        return {"genome": {"kind": "vector", "dimension": self.params.dimension,
+                           "bounds": bounds}}
+
+    def members(self) -> list[Individual]:
+        batch = Batch(self.pop_ids, self.generation, self.pop_x, low=self.low, high=self.high)
+        results = Results.empty(len(batch))
+        results.score[:] = self.pop_score
+        results.status[np.isnan(self.pop_score)] = 3  # failed members: not OK
+        return batch.individuals(results)
+
+    def _crossover(self, a: np.ndarray, b: np.ndarray):
+        p = self.params
+        if p.crossover == "sbx":
+            return ops.sbx(a, b, p.eta, self.low, self.high, self.rng)
+        if p.crossover == "blend":
+            return ops.blend(a, b, p.alpha, self.rng)
+        if p.crossover == "uniform":
+            return ops.uniform(a, b, 0.5, self.rng)
+        return ops.two_point(a, b, self.rng)
+
+    def _mutate(self, x: np.ndarray) -> np.ndarray:
+        p = self.params
+        if p.mutation == "gaussian":
+            return ops.gaussian(x, p.sigma, self._indpb, self.rng)
+        return ops.polynomial(x, p.eta, self.low, self.high, self._indpb, self.rng)
+
+    def _ask_batch(self, n: int) -> Batch:
+        p = self.params
+        if self.pop_ids.size == 0:
+            x = self.rng.uniform(p.low, p.high, size=(n, p.dimension))
+            x.setflags(write=False)
+            return Batch(np.empty(0, np.int64), 0, x, low=self.low, high=self.high)
+        if p.selection == "nsga2":
+            chosen = self._nsga2_mating(n)
+        else:
+            chosen = ops.tournament(self.pop_fit[:, 0], n, p.tournament_size, self.rng)
+        kids = ops.var_and(
+            self.pop_x[chosen], self._crossover, self._mutate, p.cxpb, p.mutpb, self.rng
+        )
+        np.clip(kids, self.low, self.high, out=kids)
+        kids.setflags(write=False)
+        # varAnd pairs neighbours (0,1), (2,3)...: both are parents of each child of a pair
+        mate = np.arange(n) ^ 1
+        mate[mate >= n] = n - 1
+        a, b = self.pop_ids[chosen], self.pop_ids[chosen[mate]]
+        parents = np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1)
+        parents[parents[:, 0] == parents[:, 1], 1] = -1
+        return Batch(
+            np.empty(0, np.int64), 0, kids, parents, f"ga.{p.crossover}+{p.mutation}",
+            low=self.low, high=self.high,
+        )
+
+    def _fitness(self, results: Results) -> np.ndarray:
+        p = self.params
+        if p.selection != "nsga2":
+            return np.where(np.isnan(results.score), -np.inf, results.score)[:, None]
+        out = np.full((len(results), len(p.objectives)), -np.inf)
+        metrics = results.metrics or [{}] * len(results)
+        for i, m in enumerate(metrics):
+            if not np.isnan(results.score[i]):
+                out[i] = [m.get(k, -np.inf) for k in p.objectives]
+        return out
+
+    def _tell_batch(self, batch: Batch, results: Results) -> None:
+        p = self.params
+        fit = self._fitness(results)
+        x = np.asarray(batch.genomes)
+        if self.pop_ids.size == 0:
+            self.pop_x, self.pop_fit, self.pop_ids = x, fit, batch.ids.copy()
+            self.pop_score = results.score.copy()
+            return
+        if p.selection == "nsga2":
+            pool_x = np.concatenate([self.pop_x, x])
+            pool_fit = np.concatenate([self.pop_fit, fit])
+            pool_ids = np.concatenate([self.pop_ids, batch.ids])
+            pool_score = np.concatenate([self.pop_score, results.score])
+            keep = self._nsga2_survivors(pool_fit, p.population_size)
+            self.pop_x, self.pop_fit, self.pop_ids = pool_x[keep], pool_fit[keep], pool_ids[keep]
+            self.pop_score = pool_score[keep]
+            return
+        # elitism: the best of the old population, then the best offspring (ties: lower id)
+        elite = np.lexsort((self.pop_ids, -self.pop_fit[:, 0]))[: p.elitism]
+        rest = np.lexsort((batch.ids, -fit[:, 0]))[: p.population_size - elite.size]
+        self.pop_x = np.concatenate([self.pop_x[elite], x[rest]])
+        self.pop_fit = np.concatenate([self.pop_fit[elite], fit[rest]])
+        self.pop_ids = np.concatenate([self.pop_ids[elite], batch.ids[rest]])
+        self.pop_score = np.concatenate([self.pop_score[elite], results.score[rest]])
+
+    # ------------------------------------------------------------------ NSGA-II (deap)
+    def _deap_pool(self, fit: np.ndarray) -> list:
+        pool = []
+        for i, row in enumerate(fit):
+            ind = _DeapIndividual()
+            ind.fitness = _fitness_type(fit.shape[1])()
+            ind.fitness.values = tuple(float(v) if np.isfinite(v) else -1e300 for v in row)
+            ind.row = i
+            pool.append(ind)
+        return pool
+
+    def _nsga2_mating(self, n: int) -> np.ndarray:
+        pop = self._deap_pool(self.pop_fit)
+        with seeded_python_random(self.rng):
+            tools.selNSGA2(pop, len(pop))  # assigns crowding distance for DCD
+            chosen = tools.selTournamentDCD(pop, n)
+        return np.array([c.row for c in chosen], dtype=np.int64)
+
+    def _nsga2_survivors(self, fit: np.ndarray, k: int) -> np.ndarray:
+        pool = self._deap_pool(fit)
+        with seeded_python_random(self.rng):
+            survivors = tools.selNSGA2(pool, k)
+        return np.array([s.row for s in survivors], dtype=np.int64)
 
 
 class _DeapIndividual(list):
     fitness: base.Fitness
-    ref: Individual | None
+    row: int
 
 
 _FIT_TYPES: dict[int, type] = {}
@@ -89,98 +228,3 @@ def _fitness_type(k: int) -> type:
     if k not in _FIT_TYPES:
         _FIT_TYPES[k] = type(f"_Fitness{k}", (base.Fitness,), {"weights": (1.0,) * k})
     return _FIT_TYPES[k]
-
-
-@registry.strategies.register("ga")
-class GeneticAlgorithm(Strategy):
-    """deap-operator GA (generational); NSGA-II when ``selection: nsga2``."""
-
-    Params = GAParams
-
-    def __init__(self, params: GAParams, *, rng: np.random.Generator):
-        super().__init__(rng=rng)
-        self.params = params
-        self.population: list[Individual] = []
-        p = params
-        dim, low, high = p.dimension, p.low, p.high
-        tb = base.Toolbox()
-        if p.crossover == "sbx":
-            tb.register("mate", tools.cxSimulatedBinaryBounded, eta=p.eta, low=low, up=high)
-        elif p.crossover == "blend":
-            tb.register("mate", tools.cxBlend, alpha=p.alpha)
-        elif p.crossover == "uniform":
-            tb.register("mate", tools.cxUniform, indpb=0.5)
-        else:
-            tb.register("mate", tools.cxTwoPoint)
-        indpb = p.indpb if p.indpb is not None else 1.0 / dim
-        if p.mutation == "gaussian":
-            tb.register("mutate", tools.mutGaussian, mu=0.0, sigma=p.sigma, indpb=indpb)
-        else:
-            tb.register(
-                "mutate", tools.mutPolynomialBounded, eta=p.eta, low=low, up=high, indpb=indpb
-            )
-        tb.register("select", tools.selTournament, tournsize=p.tournament_size)
-        self.toolbox = tb
-
-    @property
-    def batch_size(self) -> int:
-        return self.params.population_size
-
-    def members(self) -> list[Individual]:
-        return list(self.population)
-
-    def _fit(self, ind: Individual) -> tuple[float, ...]:
-        if self.params.selection == "nsga2":
-            if math.isnan(ind.score):
-                return (-math.inf,) * len(self.params.objectives)
-            return tuple(ind.result.metrics.get(k, -math.inf) for k in self.params.objectives)
-        return (ind.score if not math.isnan(ind.score) else -math.inf,)
-
-    def _ask(self, n: int) -> list[Offspring]:
-        p = self.params
-        if not self.population:
-            values = self.rng.uniform(p.low, p.high, size=(n, p.dimension))
-            return [Offspring(VectorGenome(v, p.low, p.high)) for v in values]
-        pop = [_deap_ind(i.genome.values.tolist(), self._fit(i), i) for i in self.population]
-        with seeded_python_random(self.rng):
-            if p.selection == "nsga2":
-                tools.selNSGA2(pop, len(pop))  # assigns crowding distance for DCD
-                chosen = tools.selTournamentDCD(pop, n)
-            else:
-                chosen = self.toolbox.select(pop, n)
-            parents = [c.ref for c in chosen]
-            # no .ref on kids: varAnd deep-copies them, and copying Individuals dominated the loop
-            kids = [_deap_ind(list(c), (math.nan,)) for c in chosen]
-            kids = algorithms.varAnd(kids, self.toolbox, p.cxpb, p.mutpb)
-        out = []
-        for i, kid in enumerate(kids):
-            # varAnd pairs neighbours (0,1), (2,3)...: both are parents of each child of a pair
-            mate = i ^ 1 if (i ^ 1) < len(parents) else i
-            ids = tuple(sorted({parents[i].id, parents[mate].id}))
-            v = np.clip(np.asarray(kid, dtype=np.float64), p.low, p.high)
-            out.append(
-                Offspring(VectorGenome(v, p.low, p.high), ids, f"ga.{p.crossover}+{p.mutation}")
-            )
-        return out
-
-    def _tell(self, individuals: list[Individual]) -> None:
-        p = self.params
-        if not self.population:
-            self.population = list(individuals)
-            return
-        if p.selection == "nsga2":
-            pool = [_deap_ind([], self._fit(i), i) for i in self.population + individuals]
-            for d in pool:
-                if not d.fitness.valid:
-                    d.fitness.values = tuple(-1e300 for _ in p.objectives)
-            with seeded_python_random(self.rng):
-                survivors = tools.selNSGA2(pool, p.population_size)
-            self.population = [s.ref for s in survivors]
-            return
-        elite = sorted(self.population, key=lambda i: (-_k(i), i.id))[: p.elitism]
-        rest = sorted(individuals, key=lambda i: (-_k(i), i.id))
-        self.population = elite + rest[: p.population_size - len(elite)]
-
-
-def _k(ind: Individual) -> float:
-    return -math.inf if math.isnan(ind.score) else ind.score

@@ -14,9 +14,9 @@ import pydantic
 from pydantic import Field, model_validator
 
 from evosearch import registry
+from evosearch.batch import Batch
 from evosearch.models.genotype import MergeGenotype
 from evosearch.models.pool import check_pool_config
-from evosearch.strategies.base import Offspring
 from evosearch.strategies.evotorch import CMAES, EvotorchParams
 
 
@@ -90,10 +90,12 @@ class MergeCMAES(CMAES):
         )
         super().__init__(inner, rng=rng)
 
-    def _ask(self, n: int) -> list[Offspring]:
-        out = []
-        for off in super()._ask(n):
-            x = off.genome.values
-            genome = self.merge_params.genotype.decode(x)
-            out.append(Offspring(genome, (), "evotorch.cmaes", {"x": [float(v) for v in x]}))
-        return out
+    def _ask_batch(self, n: int) -> Batch:
+        batch = super()._ask_batch(n)
+        xs = batch.genomes
+        batch.genomes = [self.merge_params.genotype.decode(x) for x in xs]
+        batch.operator_params = [{"x": [float(v) for v in x]} for x in xs]
+        return batch
+
+    def facts(self) -> None:
+        return None  # recipes, not vectors
