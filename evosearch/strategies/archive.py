@@ -67,6 +67,8 @@ class ArchiveStrategy(Strategy):
 
     steady_state = True
     Params = ArchiveParams
+    # the archive, seen fingerprints and child counts are rebuilt from the stored rows
+    rebuilt_attrs = ("init", "selector", "operators", "archive", "_seen", "_children")
 
     def __init__(self, params: ArchiveParams, *, rng: np.random.Generator):
         super().__init__(rng=rng)

@@ -7,8 +7,9 @@ whole-population array operations, ``vectorized = True``) or the object pair
 ``_ask()``/``_tell()`` (archive, LLM and merge strategies); the base converts at the
 boundary, so both APIs work for every strategy (STYLE.md 2, 14).
 
-State is data (STYLE.md 15): ``state_dict()`` returns the attributes named in
-``state_attrs`` (summed over the class hierarchy) through ``strategies.state.encode``;
+State is data (STYLE.md 15): ``state_dict()`` encodes the strategy's attributes through
+``strategies.state.encode`` — all but those its classes list in ``rebuilt_attrs`` (objects
+its ``__init__`` builds from the config: parameters, plugins, library searchers);
 ``load_state_dict()`` restores them into a strategy freshly built from the same config.
 """
 
@@ -69,8 +70,9 @@ class Strategy(abc.ABC):
 
     steady_state: ClassVar[bool] = False
     vectorized: ClassVar[bool] = False
-    #: Attributes saved by ``state_dict`` (each class lists its own; the base adds these).
-    state_attrs: ClassVar[tuple[str, ...]] = ("rng", "generation", "next_id", "evaluations", "best")
+    #: Attributes ``state_dict`` leaves out because ``__init__`` rebuilds them from the
+    #: config (summed over the class hierarchy).
+    rebuilt_attrs: ClassVar[tuple[str, ...]] = ("params", "_pending", "_asked")
     STATE_VERSION: ClassVar[int] = 1
 
     def __init__(self, *, rng: np.random.Generator):
@@ -276,12 +278,8 @@ class Strategy(abc.ABC):
         self._asked = None
 
     def _state_names(self) -> list[str]:
-        names: list[str] = []
-        for cls in reversed(type(self).__mro__):
-            for name in cls.__dict__.get("state_attrs", ()):
-                if name not in names:
-                    names.append(name)
-        return names
+        rebuilt = {n for cls in type(self).__mro__ for n in cls.__dict__.get("rebuilt_attrs", ())}
+        return [name for name in self.__dict__ if name not in rebuilt]
 
     # --------------------------------------------------------------------- subclass API
     def _ask_batch(self, n: int) -> Batch:

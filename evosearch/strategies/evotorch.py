@@ -96,7 +96,7 @@ class EvotorchStrategy(Strategy):
     #: updates from the previous evaluations, samples, then evaluates (SNES, PGPE).
     replays: bool = False
     vectorized = True
-    state_attrs = ("_torch_state",)
+    rebuilt_attrs = ("problem", "searcher", "_rewind", "torch_seed", "merge_params")
 
     def __init__(self, params: EvotorchParams, *, rng: np.random.Generator):
         super().__init__(rng=rng)

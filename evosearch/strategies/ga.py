@@ -80,7 +80,7 @@ class GeneticAlgorithm(Strategy):
 
     Params = GAParams
     vectorized = True
-    state_attrs = ("pop_x", "pop_fit", "pop_ids", "pop_score")
+    rebuilt_attrs = ("low", "high", "_indpb")
 
     def __init__(self, params: GAParams, *, rng: np.random.Generator):
         super().__init__(rng=rng)
