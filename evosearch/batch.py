@@ -37,7 +37,7 @@ class Results:
     status: np.ndarray
     eval_seconds: np.ndarray
     metrics: list[dict[str, float]] | None = None
-    descriptors: list[tuple[float, ...]] | None = None
+    descriptors: np.ndarray | list[tuple[float, ...]] | None = None  # [N, k] or per row
     error: list[str] | None = None
     feedback: list[str] | None = None
     cost: list[Cost] | None = None
@@ -67,6 +67,8 @@ class Results:
             self.metrics = self.metrics or [{} for _ in range(n)]
             self.metrics[i] = dict(r.metrics)
         if r.descriptors:
+            if isinstance(self.descriptors, np.ndarray):
+                self.descriptors = [tuple(d) for d in self.descriptors.tolist()]
             self.descriptors = self.descriptors or [() for _ in range(n)]
             self.descriptors[i] = tuple(r.descriptors)
         if r.error:
@@ -84,7 +86,7 @@ class Results:
         return FitnessResult(
             score=float(self.score[i]),
             metrics=self.metrics[i] if self.metrics else {},
-            descriptors=self.descriptors[i] if self.descriptors else (),
+            descriptors=self._descriptors(i),
             status=STATUSES[int(self.status[i])],
             error=self.error[i] if self.error else "",
             feedback=self.feedback[i] if self.feedback else "",
@@ -92,24 +94,47 @@ class Results:
             cost=self.cost[i] if self.cost else Cost(),
         )
 
+    def _descriptors(self, i: int) -> tuple[float, ...]:
+        d = self.descriptors
+        if d is None or len(d) == 0:
+            return ()
+        if isinstance(d, np.ndarray):
+            return tuple(d[i].tolist()) if np.isfinite(d[i]).all() else ()
+        return tuple(d[i])
+
+    def descriptor_array(self, k: int) -> np.ndarray:
+        """Descriptors as an ``[N, k]`` array (NaN rows where missing or the wrong length)."""
+        d = self.descriptors
+        if isinstance(d, np.ndarray) and d.ndim == 2 and d.shape[1] == k:
+            return d
+        out = np.full((len(self), k), np.nan)
+        for i, row in enumerate(d or ()):
+            if len(row) == k:
+                out[i] = row
+        return out
+
     def take(self, rows: np.ndarray | Sequence[int]) -> Results:
         rows = np.asarray(rows, dtype=np.int64)
         pick = (lambda xs: None if xs is None else [xs[int(i)] for i in rows])  # noqa: E731
+        desc = self.descriptors
         return Results(
             self.score[rows], self.status[rows], self.eval_seconds[rows],
-            pick(self.metrics), pick(self.descriptors), pick(self.error),
-            pick(self.feedback), pick(self.cost),
+            pick(self.metrics),
+            desc[rows] if isinstance(desc, np.ndarray) else pick(desc),
+            pick(self.error), pick(self.feedback), pick(self.cost),
         )
 
     def put(self, rows: Sequence[int], other: Results) -> None:
         """Write ``other``'s rows into ``rows`` of this one."""
         rows = np.asarray(rows, dtype=np.int64)
+        self._listify()
+        other._listify()
         self.score[rows] = other.score
         self.status[rows] = other.status
         self.eval_seconds[rows] = other.eval_seconds
-        for name, default in (
-            ("metrics", {}), ("descriptors", ()), ("error", ""), ("feedback", ""), ("cost", Cost())
-        ):
+        fields = (("metrics", {}), ("descriptors", ()), ("error", ""), ("feedback", ""),
+                  ("cost", Cost()))
+        for name, default in fields:
             values = getattr(other, name)
             if values is None:
                 continue
@@ -120,6 +145,10 @@ class Results:
                 mine[r] = v
             setattr(self, name, mine)
 
+    def _listify(self) -> None:
+        if isinstance(self.descriptors, np.ndarray):
+            self.descriptors = [self._descriptors(i) for i in range(len(self))]
+
     @classmethod
     def concat(cls, parts: Sequence[Results]) -> Results:
         if len(parts) == 1:
@@ -129,9 +158,18 @@ class Results:
             np.concatenate([p.status for p in parts]),
             np.concatenate([p.eval_seconds for p in parts]),
         )
-        for name, default in (
-            ("metrics", None), ("descriptors", ()), ("error", ""), ("feedback", ""), ("cost", Cost())
-        ):
+        descs = [p.descriptors for p in parts]
+        if all(isinstance(d, np.ndarray) for d in descs) and len({d.shape[1] for d in descs}) == 1:
+            out.descriptors = np.concatenate(descs)
+            parts = [dataclasses.replace(p, descriptors=None) for p in parts]
+        else:
+            for p in parts:
+                p._listify()
+        fields = (("metrics", None), ("descriptors", ()), ("error", ""), ("feedback", ""),
+                  ("cost", Cost()))
+        for name, default in fields:
+            if name == "descriptors" and out.descriptors is not None:
+                continue
             if any(getattr(p, name) is not None for p in parts):
                 col: list = []
                 for p in parts:
@@ -273,7 +311,7 @@ class Batch:
         cols: dict[str, Any] = {
             "id": self.ids,
             "parent_ids": self._parents_column(),
-            "operator": self.operator if not isinstance(self.operator, str) else [self.operator] * n,
+            "operator": [self.operator] * n if isinstance(self.operator, str) else self.operator,
             "generation": np.full(n, self.generation, dtype=np.int32),
             "island": np.broadcast_to(np.asarray(self.island, dtype=np.int32), (n,)),
             "genome_kind": kind if isinstance(kind, list) else [kind] * n,
@@ -286,7 +324,11 @@ class Batch:
             cols["operator_params"] = [json.dumps(p, sort_keys=True) for p in self.operator_params]
         if results.metrics:
             cols["metrics"] = results.metrics
-        if results.descriptors:
+        if isinstance(results.descriptors, np.ndarray):
+            d = results.descriptors
+            cols["descriptors"] = [row if np.isfinite(row).all() else []
+                                   for row in d.tolist()]
+        elif results.descriptors:
             cols["descriptors"] = [list(d) for d in results.descriptors]
         if results.error:
             cols["error"] = [e or None for e in results.error]

@@ -29,6 +29,7 @@ from evosearch.archives.tables import Event, MembershipEvent, QDStats
 from evosearch.individual import Individual, Status
 
 OK = Status.OK
+_STATUS = (AddStatus.NOT_ADDED, AddStatus.NEW, AddStatus.IMPROVED)
 
 
 class CellArchive(EventLog):
@@ -43,8 +44,12 @@ class CellArchive(EventLog):
         self._dims = dims
         self._score = np.full(num_cells, -np.inf)
         self._holder = np.full(num_cells, -1, dtype=np.int64)
+        self._desc = np.full((num_cells, dims), np.nan)
         self._members: dict[int, Individual] = {}
+        self._genomes: np.ndarray | None = None  # [cells, D] elites' vectors (columnar adds)
+        self._bounds: tuple = (None, None)
         self._events = []
+        self._event_cols: list[tuple[np.ndarray, ...]] = []
 
     @property
     def num_cells(self) -> int:
@@ -61,52 +66,147 @@ class CellArchive(EventLog):
             dtype=np.float64,
         )
         desc = descriptors_of(individuals, self.descriptors, self._dims, results=results)
-        ok = ~np.isnan(scores) & np.isfinite(desc).all(axis=1)
-        statuses = [AddStatus.NOT_ADDED] * n
+        ids = np.fromiter((i.id for i in individuals), dtype=np.int64, count=n)
+        codes = self.add_columns(ids, scores, desc, members=individuals)
+        return [_STATUS[c] for c in codes.tolist()]
+
+    def add_columns(
+        self,
+        ids: np.ndarray,
+        scores: np.ndarray,
+        descriptors: np.ndarray,
+        *,
+        members: Sequence[Individual] | None = None,
+        genomes: np.ndarray | None = None,
+        bounds: tuple = (None, None),
+    ) -> np.ndarray:
+        """Insert a batch given as columns, in order (the rules above).
+
+        Args:
+            ids: int64 ids.
+            scores: float64 scores (NaN: rejected).
+            descriptors: ``[N, dims]`` float64 (rows with a non-finite value: rejected).
+            members: The individuals themselves, kept for ``members()`` (object path).
+            genomes: Or their vectors ``[N, D]``: elites are kept as an array and
+                ``members()`` builds individuals on demand (columnar path).
+            bounds: ``(low, high)`` of those vectors (run facts), for ``members()``.
+
+        Returns:
+            int8 codes per row: 0 not added, 1 new, 2 improved.
+        """
+        n = ids.shape[0]
+        codes = np.zeros(n, dtype=np.int8)
+        ok = ~np.isnan(scores) & np.isfinite(descriptors).all(axis=1)
         if not ok.any():
-            return statuses
+            return codes
         idx = np.flatnonzero(ok)
-        cells = np.asarray(self._ribs.index_of(desc[idx]), dtype=np.int64)
-        accepted = _accepted(cells, scores[idx], self._score)
-        winners: dict[int, int] = {}  # cell -> position in individuals of its new elite
-        log, holder = self._events.append, self._holder
-        acc = np.flatnonzero(accepted)
-        for pos, cell, score in zip(idx[acc].tolist(), cells[acc].tolist(), scores[idx[acc]]):
-            ind = individuals[pos]
-            prev = winners.get(cell)
-            prev_id = individuals[prev].id if prev is not None else int(holder[cell])
-            if prev_id < 0:
-                log(MembershipEvent(ind.id, Event.NEW, cell, 0, None, score))
-                statuses[pos] = AddStatus.NEW
-            else:
-                log(MembershipEvent(ind.id, Event.IMPROVED, cell, 0, prev_id, score))
-                old = individuals[prev] if prev is not None else self._members[prev_id]
-                log(MembershipEvent(prev_id, Event.EVICTED, cell, 0, ind.id, old.score))
-                statuses[pos] = AddStatus.IMPROVED
-            winners[cell] = pos
-        if winners:
-            wc = np.fromiter(winners.keys(), dtype=np.int64, count=len(winners))
-            wp = np.fromiter(winners.values(), dtype=np.int64, count=len(winners))
-            for cell in wc:
-                self._members.pop(int(self._holder[cell]), None)
-            self._score[wc] = scores[wp]
-            self._holder[wc] = [individuals[p].id for p in wp]
-            for p in wp:
-                self._members[individuals[p].id] = individuals[p]
-            self._ribs.add(
-                np.zeros((len(wp), 0)), scores[wp], desc[wp], individual_id=self._holder[wc]
-            )
-        return statuses
+        cells = np.asarray(self._ribs.index_of(descriptors[idx]), dtype=np.int64)
+        acc = np.flatnonzero(_accepted(cells, scores[idx], self._score))
+        if acc.size == 0:
+            return codes
+        pos, cell, score = idx[acc], cells[acc], scores[idx[acc]]
+        # who each accepted row displaces: the previous accepted row of its cell in this
+        # batch, else the cell's elite before the batch
+        order = np.lexsort((pos, cell))
+        first = np.r_[True, cell[order][1:] != cell[order][:-1]]
+        prev = np.full(acc.size, -1, dtype=np.int64)
+        prev[order[~first]] = order[np.flatnonzero(~first) - 1]
+        other = np.where(prev >= 0, ids[pos[np.maximum(prev, 0)]], self._holder[cell])
+        other_score = np.where(prev >= 0, score[np.maximum(prev, 0)], self._score[cell])
+        improved = other >= 0
+        codes[pos] = np.where(improved, 2, 1)
+        self._log_columns(ids[pos], cell, other, score, improved, other_score)
+        last = order[np.r_[cell[order][1:] != cell[order][:-1], True]]  # final winner per cell
+        wc, wp = cell[last], pos[last]
+        if members is not None:
+            for c in wc.tolist():
+                self._members.pop(int(self._holder[c]), None)
+            for p in wp.tolist():
+                self._members[int(ids[p])] = members[p]
+        if genomes is not None:
+            if self._genomes is None:
+                self._genomes = np.full((self._num_cells, genomes.shape[1]), np.nan)
+                self._bounds = bounds
+            self._genomes[wc] = genomes[wp]
+        self._score[wc] = scores[wp]
+        self._holder[wc] = ids[wp]
+        self._desc[wc] = descriptors[wp]
+        self._ribs.add(np.zeros((wp.size, 0)), scores[wp], descriptors[wp],
+                       individual_id=ids[wp])
+        return codes
+
+    def _log_columns(self, ids, cell, other, score, improved, other_score) -> None:
+        """Membership events in insertion order: new, or improved then the evicted one."""
+        k = ids.shape[0]
+        ev = np.empty((k, 2), dtype=np.int8)
+        ev[:, 0] = np.where(improved, 1, 0)  # 0 new, 1 improved, 2 evicted
+        ev[:, 1] = 2
+        rows = np.stack([ids, other], axis=1)
+        others = np.stack([np.where(improved, other, -1), ids], axis=1)
+        scores = np.stack([score, other_score], axis=1)
+        keep = np.stack([np.ones(k, bool), improved], axis=1).reshape(-1)
+        cells = np.repeat(cell, 2)
+        self._event_cols.append(
+            (rows.reshape(-1)[keep], ev.reshape(-1)[keep], cells[keep],
+             others.reshape(-1)[keep], scores.reshape(-1)[keep])
+        )
+
+    def drain_events(self) -> list[MembershipEvent]:
+        """The events since the last drain, in order (and forget them)."""
+        events = list(self._events)
+        names = (Event.NEW, Event.IMPROVED, Event.EVICTED)
+        for ids, ev, cells, others, scores in self._event_cols:
+            for i, e, c, o, sc in zip(ids.tolist(), ev.tolist(), cells.tolist(),
+                                      others.tolist(), scores.tolist()):
+                events.append(MembershipEvent(i, names[e], c, 0, None if o < 0 else o, sc))
+        self._events, self._event_cols = [], []
+        return events
+
+    def drain_events_table(self, generation: int):
+        """``drain_events`` as an archive-table (columns, no per-event objects)."""
+        import pyarrow as pa
+
+        from evosearch.archives.tables import ARCHIVE_SCHEMA, events_table
+
+        if self._events:
+            return events_table(self.drain_events(), generation)
+        cols, self._event_cols = self._event_cols, []
+        if not cols:
+            return events_table([], generation)
+        ids, ev, cells, others, scores = (np.concatenate(c) for c in zip(*cols))
+        names = np.array([e.value for e in (Event.NEW, Event.IMPROVED, Event.EVICTED)])
+        return pa.table({
+            "generation": np.full(ids.size, generation, dtype=np.int32),
+            "individual_id": ids,
+            "event": names[ev],
+            "cell": cells,
+            "island": np.zeros(ids.size, dtype=np.int32),
+            "other_id": pa.array(others, mask=others < 0),
+            "score": pa.array(scores, mask=np.isnan(scores)),
+        }, schema=ARCHIVE_SCHEMA)
 
     def members(self) -> list[Individual]:
         """The elites, in cell order."""
         occupied = np.flatnonzero(self._holder >= 0)
-        return [self._members[int(i)] for i in self._holder[occupied]]
+        return [self._member(int(c)) for c in occupied]
+
+    def _member(self, cell: int) -> Individual:
+        iid = int(self._holder[cell])
+        ind = self._members.get(iid)
+        if ind is None:  # columnar adds keep arrays: build the view
+            from evosearch.genomes.vector import VectorGenome
+            from evosearch.individual import FitnessResult
+
+            low, high = self._bounds
+            genome = VectorGenome.view(self._genomes[cell], low, high)
+            desc = tuple(self._desc[cell].tolist())
+            ind = Individual(iid, genome, result=FitnessResult(float(self._score[cell]),
+                                                               descriptors=desc))
+        return ind
 
     def elite_of(self, cell: int) -> Individual | None:
         """The elite of a cell, or None when it is empty."""
-        iid = int(self._holder[cell])
-        return None if iid < 0 else self._members[iid]
+        return None if self._holder[cell] < 0 else self._member(cell)
 
     def stats(self) -> QDStats:
         """QD statistics from pyribs (``archive.stats``), plus the id of the best elite."""
@@ -126,7 +226,7 @@ class CellArchive(EventLog):
         )
 
     def __len__(self) -> int:
-        return len(self._members)
+        return int(np.count_nonzero(self._holder >= 0))
 
 
 def _accepted(cells: np.ndarray, scores: np.ndarray, incumbent: np.ndarray) -> np.ndarray:

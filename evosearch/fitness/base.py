@@ -234,26 +234,9 @@ def evaluate_batch(
         fn = spec.function()
     except Exception as exc:
         return [FitnessResult.failure(Status.FAILED, _format_exception(exc))] * len(genomes)
-    start = time.perf_counter()
-    limit = None if spec.timeout is None else spec.timeout * max(1, len(genomes))
-    try:
-        with time_limit(limit):
-            raw = fn(list(genomes), ctx)
-    except EvaluationTimeout as exc:
-        return [FitnessResult.failure(Status.TIMEOUT, str(exc), eval_seconds=_since(start))] * len(
-            genomes
-        )
-    except Exception as exc:
-        err = _format_exception(exc)
-        return [FitnessResult.failure(Status.FAILED, err, eval_seconds=_since(start))] * len(
-            genomes
-        )
-    if not isinstance(raw, (list, tuple)) or len(raw) != len(genomes):
-        got = f"{type(raw).__name__} of length {len(raw)}" if hasattr(raw, "__len__") else repr(raw)
-        err = f"batched fitness must return a list of {len(genomes)} results, got {got}"
-        return [FitnessResult.failure(Status.INVALID, err)] * len(genomes)
-    per = _since(start) / max(1, len(genomes))
-    return [coerce_result(r).with_(eval_seconds=per) for r in raw]
+    out = Results.empty(len(genomes))
+    _evaluate_batched(spec, fn, genomes, ctx, np.array([ctx.seed]), out)
+    return [out.result(i) for i in range(len(genomes))]
 
 
 class VectorRows(Sequence):
@@ -306,8 +289,8 @@ def evaluate_rows(
 
     A batched fitness is called once with the whole chunk (``ctx.seed`` is the first row's
     seed); a per-individual fitness is called in a loop, each call with its own seed and id
-    and its own time limit. A batched fitness may return a list of results or a 1-D array
-    of scores.
+    and its own time limit. A batched fitness may return a list of results, a 1-D array
+    of scores, or columns ``{"score": [N], "descriptors": [N, k]}`` (arrays).
     """
     n = len(genomes)
     out = Results.empty(n)
@@ -387,7 +370,12 @@ def _evaluate_batched(spec, fn, genomes, ctx, seeds, out: Results) -> None:
         _fail_all(out, Status.FAILED, _format_exception(exc), _since(start))
         return
     per = _since(start) / max(1, n)
-    if isinstance(raw, np.ndarray) and raw.ndim == 1 and raw.shape[0] == n and raw.dtype.kind == "f":
+    if isinstance(raw, dict) and "score" in raw:  # columns: score [N], descriptors [N, k]
+        desc = raw.get("descriptors")
+        raw = np.asarray(raw["score"], dtype=np.float64)
+        if desc is not None:
+            out.descriptors = np.asarray(desc, dtype=np.float64).reshape(n, -1)
+    if isinstance(raw, np.ndarray) and raw.ndim == 1 and len(raw) == n and raw.dtype.kind == "f":
         ok = np.isfinite(raw)
         out.score[:] = np.where(ok, raw, np.nan)
         out.eval_seconds[:] = per

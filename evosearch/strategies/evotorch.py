@@ -253,8 +253,9 @@ def enum_types() -> tuple[type, ...]:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, torch.Tensor):
+        # the layout too: a transposed (column-major) matrix multiplies with other rounding
         return {"tensor": value.detach().cpu().numpy().copy(), "dtype": str(value.dtype),
-                "device": str(value.device)}
+                "device": str(value.device), "stride": np.asarray(value.stride(), np.int64)}
     return value
 
 
@@ -264,7 +265,11 @@ def _set_path(obj: Any, path: str, value: Any) -> None:
         obj = obj[name] if isinstance(obj, dict) else getattr(obj, name)
     if isinstance(value, dict) and "tensor" in value:
         dtype = getattr(torch, value["dtype"].removeprefix("torch."))
-        value = torch.as_tensor(np.asarray(value["tensor"]), dtype=dtype, device=value["device"])
+        data = torch.as_tensor(np.asarray(value["tensor"]), dtype=dtype)
+        stride = [int(v) for v in np.asarray(value.get("stride", data.stride()))]
+        out = torch.empty_strided(tuple(data.shape), tuple(stride), dtype=dtype,
+                                  device=value["device"])
+        value = out.copy_(data)
     if isinstance(obj, dict):
         obj[last] = value
     else:

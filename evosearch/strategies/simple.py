@@ -9,9 +9,8 @@ import pydantic
 from pydantic import Field
 
 from evosearch import registry
-from evosearch.genomes.vector import VectorGenome
-from evosearch.individual import Individual
-from evosearch.strategies.base import Offspring, Strategy
+from evosearch.batch import Batch, Results
+from evosearch.strategies.base import Strategy
 
 
 class BoxParams(pydantic.BaseModel):
@@ -23,26 +22,45 @@ class BoxParams(pydantic.BaseModel):
     popsize: int = Field(default=10, ge=1)
 
 
-@registry.strategies.register("random_search")
-class RandomSearch(Strategy):
-    """Uniform samples in the box; keeps nothing but the best."""
+class BoxStrategy(Strategy):
+    """A vector strategy over the box ``[low, high]^dimension`` (bounds are run facts)."""
 
-    Params = BoxParams
+    vectorized = True
+    rebuilt_attrs = ("low", "high")
 
     def __init__(self, params: BoxParams, *, rng: np.random.Generator):
         super().__init__(rng=rng)
         self.params = params
+        self.low = np.full(params.dimension, float(params.low))
+        self.high = np.full(params.dimension, float(params.high))
+        self.low.setflags(write=False)
+        self.high.setflags(write=False)
 
     @property
     def batch_size(self) -> int:
         return self.params.popsize
 
-    def _ask(self, n: int) -> list[Offspring]:
-        p = self.params
-        xs = self.rng.uniform(p.low, p.high, size=(n, p.dimension))
-        return [Offspring(VectorGenome(x, p.low, p.high), operator="random") for x in xs]
+    def facts(self) -> dict:
+        bounds = [[float(a), float(b)] for a, b in zip(self.low, self.high)]
+        return {"genome": {"kind": "vector", "dimension": self.params.dimension,
+                           "bounds": bounds}}
 
-    def _tell(self, individuals: list[Individual]) -> None:
+    def _batch(self, x: np.ndarray, parents=None, operator: str = "init", params=None) -> Batch:
+        x.setflags(write=False)
+        return Batch(np.empty(0, np.int64), 0, x, parents, operator, self.low, self.high, params)
+
+
+@registry.strategies.register("random_search")
+class RandomSearch(BoxStrategy):
+    """Uniform samples in the box; keeps nothing but the best."""
+
+    Params = BoxParams
+
+    def _ask_batch(self, n: int) -> Batch:
+        p = self.params
+        return self._batch(self.rng.uniform(p.low, p.high, size=(n, p.dimension)), None, "random")
+
+    def _tell_batch(self, batch: Batch, results: Results) -> None:
         pass
 
 
@@ -55,41 +73,35 @@ class HillClimbParams(BoxParams):
 
 
 @registry.strategies.register("hill_climb")
-class HillClimb(Strategy):
+class HillClimb(BoxStrategy):
     """(1+λ) hill climbing: λ Gaussian samples around the incumbent; move if one is better."""
 
     Params = HillClimbParams
 
     def __init__(self, params: HillClimbParams, *, rng: np.random.Generator):
-        super().__init__(rng=rng)
-        self.params = params
-        self.incumbent: Individual | None = None
+        super().__init__(params, rng=rng)
+        self.incumbent_x: np.ndarray | None = None
+        self.incumbent_id = -1
+        self.incumbent_score = -math.inf
         self.sigma = params.sigma_init
 
-    @property
-    def batch_size(self) -> int:
-        return self.params.popsize
-
-    def _ask(self, n: int) -> list[Offspring]:
+    def _ask_batch(self, n: int) -> Batch:
         p = self.params
-        if self.incumbent is None:
-            xs = self.rng.uniform(p.low, p.high, size=(n, p.dimension))
-            return [Offspring(VectorGenome(x, p.low, p.high)) for x in xs]
-        x0 = self.incumbent.genome.values
+        if self.incumbent_x is None:
+            return self._batch(self.rng.uniform(p.low, p.high, size=(n, p.dimension)))
         width = p.high - p.low
-        xs = np.clip(x0 + self.rng.normal(size=(n, p.dimension)) * self.sigma * width,
-                     p.low, p.high)
-        return [
-            Offspring(VectorGenome(x, p.low, p.high), (self.incumbent.id,), "hill_climb.gaussian",
-                      {"sigma": self.sigma})
-            for x in xs
-        ]
+        noise = self.rng.normal(size=(n, p.dimension)) * self.sigma * width
+        xs = np.clip(self.incumbent_x + noise, p.low, p.high)
+        parents = np.full((n, 1), self.incumbent_id, dtype=np.int64)
+        return self._batch(xs, parents, "hill_climb.gaussian", [{"sigma": self.sigma}] * n)
 
-    def _tell(self, individuals: list[Individual]) -> None:
-        for ind in individuals:
-            if not math.isnan(ind.score) and (
-                self.incumbent is None or ind.score > self.incumbent.score
-            ):
-                self.incumbent = ind
+    def _tell_batch(self, batch: Batch, results: Results) -> None:
+        scores = results.score
+        if not np.isnan(scores).all():
+            k = int(np.nanargmax(scores))  # first of equal maxima
+            if scores[k] > self.incumbent_score:
+                self.incumbent_score = float(scores[k])
+                self.incumbent_x = np.array(batch.genomes[k])
+                self.incumbent_id = int(batch.ids[k])
         if self.generation > 0:
             self.sigma = max(self.params.sigma_min, self.sigma * self.params.sigma_decay)
