@@ -70,11 +70,15 @@ def archive_tables(archive: Any, *, generation: int, evaluations: int) -> dict[s
     """
     if archive is None or not hasattr(archive, "members"):
         return {}
-    drain = getattr(archive, "drain_events", None)
-    events = drain() if drain is not None else []
+    columnar = getattr(archive, "drain_events_table", None)  # cell archives: no objects
+    if columnar is not None:
+        events = columnar(generation)
+    else:
+        drain = getattr(archive, "drain_events", None)
+        events = events_table(drain() if drain is not None else [], generation)
     stats = archive.stats() if hasattr(archive, "stats") else qd_stats_of(archive.members())
     return {
-        ARCHIVE_TABLE: events_table(events, generation),
+        ARCHIVE_TABLE: events,
         QD_TABLE: qd_table(stats, generation=generation, evaluations=evaluations),
     }
 
