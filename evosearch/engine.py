@@ -28,6 +28,7 @@ from evosearch.executors.base import Executor, Task
 from evosearch.fitness.base import FitnessContext, FitnessSpec
 from evosearch.individual import Individual, best_of
 from evosearch.llm import base as llm_base
+from evosearch.store.codec import legacy_pickle
 from evosearch.store.runstore import RunStore, StoreError
 from evosearch.strategies.base import Strategy
 
@@ -346,7 +347,7 @@ class Engine:
         )
         state = {
             "version": ENGINE_STATE_VERSION,
-            "strategy": self.strategy,
+            "strategy": legacy_pickle(self.strategy),  # until strategies have state_dict()
             "counters": counters,
         }
         self.store.commit(
