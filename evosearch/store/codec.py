@@ -64,7 +64,7 @@ def encode(state: Any) -> bytes:
         if isinstance(obj, np.ndarray):
             if obj.dtype.hasobject:
                 raise TypeError(f"{path}: numpy arrays of Python objects cannot be stored")
-            arr = np.ascontiguousarray(obj)
+            arr = obj if obj.flags.c_contiguous else np.array(obj, order="C")
             return {"__nd__": ref(arr.tobytes()), "dtype": arr.dtype.str, "shape": arr.shape}
         if isinstance(obj, np.generic):
             arr = np.asarray(obj)
@@ -134,7 +134,7 @@ def decode(blob: bytes) -> Any:
             return obj
         if "__nd__" in obj:
             dtype = np.dtype(obj["dtype"])
-            return np.frombuffer(buf(obj["__nd__"]), dtype=dtype).reshape(obj["shape"]).copy()
+            return np.frombuffer(buf(obj["__nd__"]), dtype=dtype).reshape(tuple(obj["shape"])).copy()
         if "__np__" in obj:
             return np.frombuffer(buf(obj["__np__"]), dtype=np.dtype(obj["dtype"]))[0]
         if "__b__" in obj:

@@ -19,6 +19,7 @@ dropped (``read_segment`` reports where the good part ends).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -119,9 +120,17 @@ class SegmentWriter:
         if faults.wants("during_log_append"):
             os.write(self._fd, data[: len(data) // 2])  # a torn write, then the kill
             faults.point("during_log_append")
-        os.write(self._fd, data)
-        if self.sync:
-            os.fdatasync(self._fd)
+        size = os.fstat(self._fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+            if self.sync:
+                os.fdatasync(self._fd)
+        except OSError:
+            with contextlib.suppress(OSError):  # leave no partial record behind
+                os.ftruncate(self._fd, size)
+            raise
 
     def close(self) -> None:
         if self._fd is not None:

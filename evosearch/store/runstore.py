@@ -144,6 +144,8 @@ class RunStore:
         if self.writable and self._lock_fd is not None:
             try:
                 self.compact()
+            except StoreError:
+                pass  # e.g. a full disk: the log still holds every commit
             finally:
                 self._close_writer()
         if self._lock_fd is not None:
