@@ -133,8 +133,8 @@ def decode(blob: bytes) -> Any:
         if not isinstance(obj, dict):
             return obj
         if "__nd__" in obj:
-            dtype = np.dtype(obj["dtype"])
-            return np.frombuffer(buf(obj["__nd__"]), dtype=dtype).reshape(tuple(obj["shape"])).copy()
+            arr = np.frombuffer(buf(obj["__nd__"]), dtype=np.dtype(obj["dtype"]))
+            return arr.reshape(tuple(obj["shape"])).copy()
         if "__np__" in obj:
             return np.frombuffer(buf(obj["__np__"]), dtype=np.dtype(obj["dtype"]))[0]
         if "__b__" in obj:
