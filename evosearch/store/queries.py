@@ -85,12 +85,14 @@ class LineageIndex:
 
     Attributes:
         parts: Number of manifest parts covered.
+        rows: Number of committed individuals covered.
     """
 
     def __init__(self, store: RunStore):
         self.store = store
         self._meta = store.parts
         self.parts = len(self._meta)
+        self.rows = store.num_individuals
         self._lo = np.array([p["min_id"] for p in self._meta], np.int64)
         self._hi = np.array([p["max_id"] for p in self._meta], np.int64)
         self._loaded: dict[int, _Part | dict[int, np.ndarray]] = {}

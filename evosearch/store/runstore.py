@@ -162,12 +162,16 @@ class RunStore:
 
     @property
     def manifest(self) -> dict[str, Any]:
-        """The manifest, with ``counters`` and ``seq`` of the last commit filled in."""
+        """The manifest, with the last commit's ``counters``, ``seq`` and ``checkpoint``.
+
+        Those three come from the log (``checkpoint`` holds the commit's generation).
+        """
         last = self._last_commit()
         return dict(
             self._manifest,
             counters=dict(last.counters) if last else {},
             seq=(last.seq if last else 0),
+            checkpoint={"seq": last.seq, "generation": last.generation} if last else None,
         )
 
     @property
