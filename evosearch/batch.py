@@ -300,6 +300,8 @@ class Batch:
 
     def columns(self, results: Results) -> dict[str, Any]:
         """The store's row columns for this batch (``RunStore.commit`` accepts them)."""
+        import pyarrow as pa
+
         n = len(self)
         if self.is_vector:
             genome: Any = self.genomes
@@ -311,10 +313,11 @@ class Batch:
         cols: dict[str, Any] = {
             "id": self.ids,
             "parent_ids": self._parents_column(),
-            "operator": [self.operator] * n if isinstance(self.operator, str) else self.operator,
+            "operator": pa.repeat(self.operator, n) if isinstance(self.operator, str)
+            else self.operator,
             "generation": np.full(n, self.generation, dtype=np.int32),
             "island": np.broadcast_to(np.asarray(self.island, dtype=np.int32), (n,)),
-            "genome_kind": kind if isinstance(kind, list) else [kind] * n,
+            "genome_kind": kind if isinstance(kind, list) else pa.repeat(kind, n),
             "genome": genome,
             "status": status.tolist(),
             "score": results.score,
@@ -326,8 +329,11 @@ class Batch:
             cols["metrics"] = results.metrics
         if isinstance(results.descriptors, np.ndarray):
             d = results.descriptors
-            cols["descriptors"] = [row if np.isfinite(row).all() else []
-                                   for row in d.tolist()]
+            if np.isfinite(d).all():
+                cols["descriptors"] = d
+            else:
+                cols["descriptors"] = [row if np.isfinite(row).all() else []
+                                       for row in d.tolist()]
         elif results.descriptors:
             cols["descriptors"] = [list(d) for d in results.descriptors]
         if results.error:

@@ -81,8 +81,8 @@ def test_steady_state_on_worker_processes_stores_every_result(tmp_path):
     rows = store.table(["id", "status"]).to_pylist()
     assert sorted(r["id"] for r in rows) == list(range(24))
     assert {r["id"] % 3: r["status"] for r in rows} == {0: "failed", 1: "invalid", 2: "ok"}
-    assert [p["rows"] for p in store.parts] == [5, 5, 5, 5, 4]
-    assert store.manifest["wal"] is None
+    assert [t.num_rows for t in store.iter_commits()] == [5, 5, 5, 5, 4]
+    assert store.uncommitted() == []
 
 
 def test_steady_state_mode_needs_a_steady_state_strategy(tmp_path):
@@ -121,7 +121,7 @@ def test_step_is_one_generation(tmp_path):
     try:
         batch = engine.step()
         assert [i.id for i in batch] == list(range(6)) and all(i.evaluated for i in batch)
-        assert engine.generation == 1 and len(engine.store.parts) == 1
+        assert engine.generation == 1 and len(list(engine.store.iter_commits())) == 1
     finally:
         engine.close()
 
@@ -132,7 +132,8 @@ def test_several_generations_per_commit_store_the_same_individuals(tmp_path):
     Engine.create(one, tmp_path / "one").run()
     Engine.create(four, tmp_path / "four").run()
     a, b = RunStore.open(tmp_path / "one"), RunStore.open(tmp_path / "four")
-    assert len(a.parts) == 7 and len(b.parts) == 2  # 4 generations, then the last 3
+    commits_a, commits_b = list(a.iter_commits()), list(b.iter_commits())
+    assert len(commits_a) == 7 and len(commits_b) == 2  # 4 generations, then the last 3
     assert a.table().drop_columns(["eval_seconds"]).equals(
         b.table().drop_columns(["eval_seconds"])
     )

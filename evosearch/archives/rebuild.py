@@ -52,11 +52,9 @@ def rebuild_archive(store: RunStore, config: RunConfig | PluginConfig | dict[str
     Returns:
         The archive, with its event log drained.
     """
-    import pyarrow.parquet as pq
-
     archive = build_archive(config)
-    for part in store.parts:
-        archive.add(schema.from_table(pq.read_table(store.path / part["file"])))
+    for table in store.iter_commits():
+        archive.add(schema.from_table(table, store.facts))
     drain = getattr(archive, "drain_events", None)
     if drain is not None:
         drain()

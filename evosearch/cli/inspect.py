@@ -82,6 +82,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         "individuals": table.num_rows,
         "generations": counters.get("generation", 0),
         "parts": len(store.parts),
+        "commits": counters.get("commits", 0),
         "status_counts": counts,
         "best_score": best,
         "best_id": counters.get("best_id"),
@@ -142,10 +143,10 @@ def cmd_top(args: argparse.Namespace) -> int:
     table = Table(title=f"top {len(rows)} of {store.num_individuals}")
     for col in ("rank", "id", "score", "gen", "operator", "parents", "genome"):
         table.add_column(col, overflow="fold")
-    from evosearch.genomes.base import genome_from_json
+    from evosearch.store.schema import from_row
 
     for rank, r in enumerate(rows, 1):
-        g = genome_from_json(r["genome_kind"], r["genome"])
+        g = from_row(r, store.facts).genome
         table.add_row(
             str(rank),
             str(r["id"]),
@@ -284,7 +285,10 @@ def chain_diffs(store, target: int) -> str:
 
 def _row_json(r: dict) -> dict:
     r = dict(r)
-    r["genome"] = json.loads(r["genome"])
+    if isinstance(r["genome"], str):  # vector runs store the values as a list already
+        r["genome"] = json.loads(r["genome"])
+    if isinstance(r.get("fingerprint"), bytes):
+        r["fingerprint"] = r["fingerprint"].hex()
     r["operator_params"] = json.loads(r["operator_params"] or "{}")
     r["metrics"] = dict(r["metrics"] or [])
     return r

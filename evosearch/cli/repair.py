@@ -16,9 +16,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_repair(args: argparse.Namespace) -> int:
-    from evosearch.store.repair import repair
+    from evosearch.store.repair import repair, repair_manifest
     from evosearch.store.runstore import RunStore
 
+    restored = repair_manifest(args.run, dry_run=args.dry_run)
+    if restored:
+        print(f"{args.run}: {restored}")
+        if args.dry_run:
+            return 0
     with RunStore.open(args.run, writable=True) as store:
         report = repair(store, dry_run=args.dry_run)
     if not report.dropped:

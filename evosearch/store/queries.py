@@ -1,134 +1,188 @@
 """Queries over a run: top-k, ancestry, descendants and the lineage graph.
 
-Ancestry uses a compact parent index (CSR arrays) cached beside the manifest in
-``index/lineage.npz`` and extended part by part, so a query on a run of a million
-individuals reads only the parts committed since the last query.
+Each compacted part has its lineage as arrays indexed by ``id - min_id`` in ``index/``
+(``part-N.row.npy``: row in the part or -1; ``part-N.off.npy`` / ``part-N.par.npy``: parent
+CSR), written at compaction and memory-mapped by queries, so an ancestry walk touches a few
+pages per step. The log tail (not yet compacted) is small and read directly.
 """
 
 from __future__ import annotations
 
+import os
 import pathlib
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from evosearch.store.files import atomic_write
 from evosearch.store.runstore import RunStore
 
-
-def top_k(store: RunStore, k: int = 10) -> pa.Table:
-    """The ``k`` best individuals with status ok, best first (ties: lower id first)."""
-    table = store.table()
-    ok = table.filter(pc.equal(table["status"], "ok"))
-    if ok.num_rows == 0:
-        return ok
-    idx = pc.sort_indices(ok, sort_keys=[("score", "descending"), ("id", "ascending")])
-    return ok.take(idx[:k])
+_SPARSE = 8  # index a part by id only when its id span is at most this many times its rows
 
 
-def best_id(store: RunStore) -> int | None:
-    t = top_k(store, 1)
-    return int(t["id"][0].as_py()) if t.num_rows else None
+def write_part_index(root: pathlib.Path, stem: str, table: pa.Table) -> None:
+    """Write the lineage arrays of one part (derived data: no fsync; rebuilt when missing)."""
+    arrays = _part_arrays(table)
+    if arrays is None:
+        return
+    index = root / "index"
+    try:
+        index.mkdir(exist_ok=True)
+        for name in ("row", "off", "par"):
+            arr = arrays[name]
+            tmp = index / f".{stem}.{name}.npy.tmp-{os.getpid()}"
+            with open(tmp, "wb") as fh:
+                np.save(fh, arr)
+            os.replace(tmp, index / f"{stem}.{name}.npy")
+    except OSError:
+        pass  # a read-only run directory: queries rebuild the arrays in memory
+
+
+def _part_arrays(table: pa.Table) -> dict[str, np.ndarray] | None:
+    ids = table["id"].to_numpy()
+    if ids.size == 0:
+        return None
+    lo, hi = int(ids.min()), int(ids.max())
+    span = hi - lo + 1
+    if span > _SPARSE * ids.size + 4096:
+        return None
+    col = table["parent_ids"].combine_chunks()
+    lens = pc.fill_null(pc.list_value_length(col), 0).to_numpy(zero_copy_only=False)
+    flat = pc.list_flatten(col).to_numpy(zero_copy_only=False).astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+    row = np.full(span, -1, np.int32)
+    row[ids - lo] = np.arange(ids.size, dtype=np.int32)
+    counts = np.zeros(span, np.int64)
+    counts[ids - lo] = lens
+    off = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    order = row[row >= 0]  # rows in id order
+    if bool(np.all(order[1:] > order[:-1])):
+        par = flat
+    else:
+        lens_o, starts_o = lens[order], starts[:-1][order]
+        offs = np.concatenate([[0], np.cumsum(lens_o)]).astype(np.int64)
+        par = flat[np.repeat(starts_o - offs[:-1], lens_o) + np.arange(offs[-1])]
+    return {"row": row, "off": off, "par": par, "lo": np.array([lo], np.int64)}
+
+
+class _Part:
+    __slots__ = ("lo", "row", "off", "par")
+
+    def __init__(self, lo: int, row: np.ndarray, off: np.ndarray, par: np.ndarray):
+        self.lo, self.row, self.off, self.par = lo, row, off, par
+
+    def parents(self, i: int) -> np.ndarray | None:
+        k = i - self.lo
+        if k < 0 or k >= self.row.size or self.row[k] < 0:
+            return None
+        return self.par[self.off[k] : self.off[k + 1]]
 
 
 class LineageIndex:
-    """Parent and child links of every committed individual as CSR arrays.
+    """Parent and child links of every committed individual, per part, indexed by id.
 
     Attributes:
-        ids: Sorted individual ids.
-        offsets: ``parents[offsets[i]:offsets[i+1]]`` are the parents of ``ids[i]``.
-        parents: Flat parent ids.
         parts: Number of manifest parts covered.
+        rows: Number of committed individuals covered.
     """
 
-    def __init__(self, ids: np.ndarray, offsets: np.ndarray, parents: np.ndarray, parts: int):
-        if ids.size > 1 and bool(np.any(ids[1:] < ids[:-1])):  # O(n) check; sort only if needed
-            order = np.argsort(ids, kind="stable")
-            counts = np.diff(offsets)[order]
-            starts = offsets[:-1][order]
-            parents = (
-                np.concatenate([parents[s : s + c] for s, c in zip(starts, counts)])
-                if ids.size
-                else parents
-            )
-            ids = ids[order]
-            offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        self.ids, self.offsets, self.parents, self.parts = ids, offsets, parents, parts
-        self._children: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    def __init__(self, store: RunStore):
+        self.store = store
+        self._meta = store.parts
+        self.parts = len(self._meta)
+        self.rows = store.num_individuals
+        self._lo = np.array([p["min_id"] for p in self._meta], np.int64)
+        self._hi = np.array([p["max_id"] for p in self._meta], np.int64)
+        self._loaded: dict[int, _Part | dict[int, np.ndarray]] = {}
+        tail = store.tail_table(["id", "parent_ids"])
+        self._tail = dict(zip(tail["id"].to_pylist(), tail["parent_ids"].to_pylist()))
+        self._children: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def load(cls, store: RunStore) -> LineageIndex:
-        """Build the index, reusing and extending the on-disk cache."""
-        cache = store.path / "index" / "lineage.npz"
-        ids = np.empty(0, np.int64)
-        offsets = np.zeros(1, np.int64)
-        parents = np.empty(0, np.int64)
-        covered = 0
-        parts = store.parts
-        if cache.exists():
-            try:
-                with np.load(cache) as z:
-                    if int(z["parts"]) <= len(parts) and str(z["first"]) == _first(parts):
-                        ids, offsets, parents = z["ids"], z["offsets"], z["parents"]
-                        covered = int(z["parts"])
-            except (OSError, ValueError, KeyError):
-                covered = 0
-        if covered < len(parts):
-            new_ids, new_lens, new_parents = [ids], [np.diff(offsets)], [parents]
-            for p in parts[covered:]:
-                t = pq.read_table(store.path / p["file"], columns=["id", "parent_ids"])
-                new_ids.append(t["id"].to_numpy())
-                col = t["parent_ids"].combine_chunks()
-                new_lens.append(pc.list_value_length(col).to_numpy(zero_copy_only=False))
-                new_parents.append(pc.list_flatten(col).to_numpy())
-            ids = np.concatenate(new_ids).astype(np.int64)
-            lens = np.concatenate(new_lens).astype(np.int64)
-            parents = np.concatenate(new_parents).astype(np.int64)
-            offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
-            index = cls(ids, offsets, parents, len(parts))
-            if store.writable or _can_write(store.path):
-                index._save(cache, _first(parts))
-            return index
-        return cls(ids, offsets, parents, covered)
+        return cls(store)
 
-    def _save(self, cache: pathlib.Path, first: str) -> None:
+    def _part(self, k: int) -> _Part | dict[int, np.ndarray]:
+        got = self._loaded.get(k)
+        if got is not None:
+            return got
+        stem = pathlib.Path(self._meta[k]["file"]).name.split(".")[0]
+        index = self.store.path / "index"
         try:
-            cache.parent.mkdir(exist_ok=True)
-            atomic_write(
-                cache,
-                lambda tmp: np.savez(
-                    open(tmp, "wb"),  # noqa: SIM115  (np.savez appends .npz to plain paths)
-                    ids=self.ids,
-                    offsets=self.offsets,
-                    parents=self.parents,
-                    parts=np.int64(self.parts),
-                    first=np.str_(first),
-                ),
-            )
-        except OSError:
-            pass  # a read-only run directory: the index simply is not cached
+            arrays = {
+                n: np.load(index / f"{stem}.{n}.npy", mmap_mode="r") for n in ("row", "off", "par")
+            }
+            got = _Part(int(self._meta[k]["min_id"]), arrays["row"], arrays["off"], arrays["par"])
+        except (OSError, ValueError):
+            table = self.store.read_part(self._meta[k], ["id", "parent_ids"])
+            built = _part_arrays(table)
+            if built is not None:
+                if self.store.writable or os.access(self.store.path, os.W_OK):
+                    write_part_index(self.store.path, stem, table)
+                got = _Part(int(built["lo"][0]), built["row"], built["off"], built["par"])
+            else:  # sparse ids: a plain dict
+                got = {
+                    i: np.asarray(p or (), np.int64)
+                    for i, p in zip(table["id"].to_pylist(), table["parent_ids"].to_pylist())
+                }
+        self._loaded[k] = got
+        return got
+
+    def _lookup(self, individual_id: int) -> np.ndarray | None:
+        if individual_id in self._tail:
+            return np.asarray(self._tail[individual_id] or (), np.int64)
+        for k in np.flatnonzero((self._lo <= individual_id) & (self._hi >= individual_id)):
+            part = self._part(int(k))
+            got = part.get(individual_id) if isinstance(part, dict) else part.parents(individual_id)
+            if got is not None:
+                return np.asarray(got)
+        return None
 
     def __contains__(self, individual_id: int) -> bool:
-        i = np.searchsorted(self.ids, individual_id)
-        return bool(i < self.ids.size and self.ids[i] == individual_id)
+        return self._lookup(int(individual_id)) is not None
 
     def parents_of(self, individual_id: int) -> np.ndarray:
-        i = int(np.searchsorted(self.ids, individual_id))
-        if i >= self.ids.size or self.ids[i] != individual_id:
+        got = self._lookup(int(individual_id))
+        if got is None:
             raise KeyError(f"no individual with id {individual_id}")
-        return self.parents[self.offsets[i] : self.offsets[i + 1]]
+        return got
+
+    def part_ids(self) -> set[int]:
+        """Ids of every individual in the compacted parts."""
+        out: set[int] = set()
+        for k in range(self.parts):
+            part = self._part(k)
+            if isinstance(part, dict):
+                out.update(part)
+            else:
+                out.update((np.flatnonzero(np.asarray(part.row) >= 0) + part.lo).tolist())
+        return out
 
     def children_of(self, individual_id: int) -> np.ndarray:
         if self._children is None:
-            child_rows = np.repeat(np.arange(self.ids.size), np.diff(self.offsets))
-            order = np.argsort(self.parents, kind="stable")
-            self._children = (self.parents[order], self.ids[child_rows[order]], order)
-        keys, kids, _ = self._children
+            kids, pars = [], []
+            for k in range(self.parts):
+                part = self._part(k)
+                if isinstance(part, dict):
+                    for i, ps in part.items():
+                        kids.append(np.full(len(ps), i, np.int64))
+                        pars.append(ps)
+                    continue
+                counts = np.diff(np.asarray(part.off))
+                kids.append(np.repeat(np.arange(counts.size, dtype=np.int64) + part.lo, counts))
+                pars.append(np.asarray(part.par))
+            for i, ps in self._tail.items():
+                kids.append(np.full(len(ps or ()), i, np.int64))
+                pars.append(np.asarray(ps or (), np.int64))
+            p = np.concatenate(pars) if pars else np.empty(0, np.int64)
+            c = np.concatenate(kids) if kids else np.empty(0, np.int64)
+            order = np.argsort(p, kind="stable")
+            self._children = (p[order], c[order])
+        keys, kids_sorted = self._children
         lo, hi = np.searchsorted(keys, individual_id), np.searchsorted(keys, individual_id, "right")
-        return kids[lo:hi]
+        return kids_sorted[lo:hi]
 
     def ancestors(self, individual_id: int, depth: int | None = None) -> dict[int, int]:
         """Ancestors of an individual mapped to their distance (1 = parent).
@@ -142,7 +196,7 @@ class LineageIndex:
         """Descendants mapped to their distance (1 = child)."""
         return self._walk(individual_id, depth, self.children_of)
 
-    def _walk(self, start: int, depth: int | None, step) -> dict[int, int]:
+    def _walk(self, start: int, depth: int | None, step: Any) -> dict[int, int]:
         if start not in self:
             raise KeyError(f"no individual with id {start}")
         seen: dict[int, int] = {}
@@ -152,12 +206,65 @@ class LineageIndex:
             d += 1
             nxt = []
             for node in frontier:
-                for other in step(node).tolist():
+                try:
+                    others = step(node).tolist()
+                except KeyError:  # a parent that was never committed (e.g. quarantined)
+                    continue
+                for other in others:
                     if other not in seen and other != start:
                         seen[other] = d
                         nxt.append(other)
             frontier = nxt
         return seen
+
+
+def top_k(store: RunStore, k: int = 10) -> pa.Table:
+    """The ``k`` best individuals with status ok, best first (ties: lower id first).
+
+    Reads the log tail, then parts in order of their max score while one can still win.
+    """
+    cols = ["id", "score"]
+    cands = [_ok(store.tail_table(cols))]
+    parts = sorted(
+        (p for p in store.parts if p.get("max_score") is not None),
+        key=lambda p: -p["max_score"],
+    )
+    best = _best(cands, k)
+    for p in parts:
+        if best.num_rows >= k and p["max_score"] < best["score"][k - 1].as_py():
+            break
+        cands.append(_ok(store.read_part(p, cols)))
+        best = _best(cands, k)
+    if best.num_rows == 0:
+        return store.schema.empty_table()
+    wanted = best["id"].to_pylist()
+    found = [_rows(store.tail_table(), wanted)]
+    for p in store.parts:
+        if any(p["min_id"] <= i <= p["max_id"] for i in wanted):
+            found.append(store.read_part(p, filters=[("id", "in", wanted)]))
+    rows = pa.concat_tables([t.cast(store.schema) for t in found])
+    rows = _rows(rows, wanted)
+    idx = pc.sort_indices(rows, sort_keys=[("score", "descending"), ("id", "ascending")])
+    return rows.take(idx)
+
+
+def _ok(t: pa.Table) -> pa.Table:
+    return t.filter(pc.is_valid(t["score"]))
+
+
+def _best(tables: list[pa.Table], k: int) -> pa.Table:
+    t = pa.concat_tables(tables)
+    idx = pc.sort_indices(t, sort_keys=[("score", "descending"), ("id", "ascending")])
+    return t.take(idx[:k])
+
+
+def _rows(t: pa.Table, ids: list[int]) -> pa.Table:
+    return t.filter(pc.is_in(t["id"], pa.array(ids, pa.int64())))
+
+
+def best_id(store: RunStore) -> int | None:
+    t = top_k(store, 1)
+    return int(t["id"][0].as_py()) if t.num_rows else None
 
 
 def lineage_graph(store: RunStore, ids: Iterable[int] | None = None):
@@ -189,13 +296,3 @@ def lineage_graph(store: RunStore, ids: Iterable[int] | None = None):
             if p in present:
                 graph.add_edge(p, r["id"])
     return graph
-
-
-def _first(parts: list[dict]) -> str:
-    return parts[0]["sha256"] if parts else ""
-
-
-def _can_write(path: pathlib.Path) -> bool:
-    import os
-
-    return os.access(path, os.W_OK)

@@ -4,36 +4,44 @@
 
     RUN/
       run.yaml                 resolved config, versions, seed (written once)
-      manifest.json            committed parts + checksums + current checkpoint; atomic replace
-      individuals/part-*.parquet   one immutable file per commit (a generation, or N results)
-      wal-*.arrows             steady-state results not yet in a part (Arrow IPC stream)
-      checkpoints/*.pkl        strategy + RNG state at a commit
+      manifest.json            facts, Parquet parts (id range, min/max score, sha256), live log
+      manifest.prev.json       the manifest before the last replace (``repair`` falls back to it)
+      log/seg-NNNNNN.arrows    Arrow IPC stream: one checksummed record batch per commit
+      individuals/part-NNNNNN.parquet   immutable zstd Parquet, compacted from the log
+      NAME/part-NNNNNN.parquet extra tables (archive events, QD metrics), compacted likewise
+      index/part-NNNNNN.*.npy  lineage of each part as arrays indexed by id (memory-mapped)
       run.lock                 held by the one process writing the run
 
-The manifest is the single commit point: a part and its checkpoint are written under their
-final names first (temp → fsync → rename), then the manifest that lists them replaces the old
-one. A crash before that leaves orphans that readers ignore and the next writer removes.
+A commit is ONE append to the live log segment (rows + encoded state + extra tables in one
+record batch) and one ``fdatasync``: the complete, checksummed record is the commit point.
+Compaction (every ``compact_every`` commits and at close) writes the log's committed records
+as a Parquet part, starts a new segment that carries the last state, and then replaces the
+manifest; until that replace the old segment stays the source (``compact.py``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import fcntl
 import json
 import os
 import pathlib
-import pickle
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from evosearch.individual import Individual
-from evosearch.store import faults, schema
-from evosearch.store.files import atomic_write, atomic_write_bytes, sha256_file
+from evosearch.store import codec, faults, schema
+from evosearch.store.files import atomic_write_bytes, sha256_file
+from evosearch.store.log import Record, SegmentWriter, read_segment
 
-FORMAT = "evosearch-run/1"
+FORMAT = "evosearch-run/2"
+_OLD_FORMATS = {"evosearch-run/1": "evosearch 0.1 (pickle checkpoints)"}
+_CORE = ("individuals", "log", "index", "quarantine")
 
 
 class StoreError(RuntimeError):
@@ -44,29 +52,54 @@ class RunStore:
     """Read and append to one run directory.
 
     Use ``RunStore.create`` for a new run and ``RunStore.open`` for an existing one.
-    Readers trust only what ``manifest.json`` lists.
+    Opening reads the manifest only; the log tail is read on first use (at once when
+    writable, to drop a torn tail).
+
+    Attributes:
+        sync: fdatasync each commit (config ``store.fsync``).
+        compact_every: Compact the log into a Parquet part every this many commits (0: only
+            at close and on ``compact()``).
     """
+
+    compact_every = 64
 
     def __init__(self, path: str | os.PathLike[str], *, writable: bool = False):
         self.path = pathlib.Path(path)
         self.writable = writable
-        self.sync = True  # fsync commits (config ``store.fsync``)
+        self.sync = True
+        self.duplicates_dropped = 0
         self._lock_fd: int | None = None
         self._manifest = self._read_manifest()
-        self._table_cache: tuple[int, pa.Table] | None = None
-        self._wal_writer: pa.ipc.RecordBatchStreamWriter | None = None
-        self._wal_file: Any = None
+        self.schema = schema.row_schema(self.facts)
+        self._records: list[Record] | None = None
+        self._torn = False
+        self._writer: SegmentWriter | None = None
         self._ids: set[int] | None = None
-        self.duplicates_dropped = 0
+        self._table_cache: tuple[Any, pa.Table] | None = None
+        self._commits_since_compact = 0
         if writable:
             self._acquire_lock()
-            self._remove_orphans()
+            from evosearch.store.compact import open_for_writing
+
+            open_for_writing(self)
 
     # ----------------------------------------------------------------------- lifecycle
 
     @classmethod
-    def create(cls, path: str | os.PathLike[str], run_yaml: str) -> RunStore:
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        run_yaml: str,
+        facts: Mapping[str, Any] | None = None,
+    ) -> RunStore:
         """Create a new run directory.
+
+        Args:
+            path: The run directory.
+            run_yaml: The resolved config (written once to ``run.yaml``).
+            facts: Run-wide JSON facts, stored once (e.g. ``{"genome": {"kind": "vector",
+                "dimension": 10, "bounds": [[-5, 5], ...]}}``: the genome column is then
+                ``fixed_size_list<float64>[10]``).
 
         Raises:
             StoreError: if ``path`` already holds a run or cannot be written.
@@ -74,20 +107,30 @@ class RunStore:
         path = pathlib.Path(path)
         if (path / "manifest.json").exists():
             raise StoreError(f"{path} already holds a run; use 'evosearch resume {path}'")
+        facts = json.loads(json.dumps(dict(facts or {})))  # JSON only, a private copy
+        dim = schema.vector_dimension(facts)
+        if dim is not None and dim < 1:
+            raise ValueError(f"facts.genome.dimension must be >= 1, got {dim}")
         try:
-            (path / "individuals").mkdir(parents=True, exist_ok=True)
-            (path / "checkpoints").mkdir(exist_ok=True)
+            (path / "log").mkdir(parents=True, exist_ok=True)
+            (path / "individuals").mkdir(exist_ok=True)
             atomic_write_bytes(path / "run.yaml", run_yaml.encode())
+            seg = "log/seg-000001.arrows"
+            SegmentWriter(path / seg, schema.row_schema(facts)).close()
             manifest = {
                 "format": FORMAT,
                 "created_at": _now(),
-                "seq": 0,
+                "updated_at": _now(),
+                "facts": facts,
                 "parts": [],
-                "checkpoint": None,
-                "wal": None,
-                "counters": {},
+                "tables": {},
+                "log": [seg],
+                "next_seq": 1,
+                "next_part": 1,
             }
-            atomic_write_bytes(path / "manifest.json", _dump_json(manifest))
+            blob = _dump_json(manifest)
+            atomic_write_bytes(path / "manifest.prev.json", blob)
+            atomic_write_bytes(path / "manifest.json", blob)
         except OSError as exc:
             raise StoreError(f"cannot create run directory {path}: {exc.strerror or exc}") from None
         return cls(path, writable=True)
@@ -97,7 +140,14 @@ class RunStore:
         return cls(path, writable=writable)
 
     def close(self) -> None:
-        self._close_wal()
+        """Compact what the log holds (writable stores) and release the lock."""
+        if self.writable and self._lock_fd is not None:
+            try:
+                self.compact()
+            except StoreError:
+                pass  # e.g. a full disk: the log still holds every commit
+            finally:
+                self._close_writer()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -112,15 +162,38 @@ class RunStore:
 
     @property
     def manifest(self) -> dict[str, Any]:
-        return self._manifest
+        """The manifest, with the last commit's ``counters``, ``seq`` and ``checkpoint``.
+
+        Those three come from the log (``checkpoint`` holds the commit's generation).
+        """
+        last = self._last_commit()
+        return dict(
+            self._manifest,
+            counters=dict(last.counters) if last else {},
+            seq=(last.seq if last else 0),
+            checkpoint={"seq": last.seq, "generation": last.generation} if last else None,
+        )
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        return dict(self._manifest.get("facts") or {})
+
+    @property
+    def counters(self) -> dict[str, Any]:
+        last = self._last_commit()
+        return dict(last.counters) if last else {}
 
     @property
     def run_yaml(self) -> str:
         return (self.path / "run.yaml").read_text()
 
     def refresh(self) -> None:
-        """Re-read the manifest (for readers following a run that is still writing)."""
+        """Re-read the manifest and log (for readers following a run that is still writing)."""
+        if self.writable:
+            return
         self._manifest = self._read_manifest()
+        self._records = None
+        self._ids = None
 
     def _read_manifest(self) -> dict[str, Any]:
         mpath = self.path / "manifest.json"
@@ -130,11 +203,30 @@ class RunStore:
             raise StoreError(f"{self.path} is not an evosearch run (no manifest.json)")
         try:
             manifest = json.loads(mpath.read_text())
-        except json.JSONDecodeError as exc:
-            raise StoreError(f"{mpath} is corrupted: {exc}") from None
-        if manifest.get("format") != FORMAT:
-            raise StoreError(f"{mpath}: unsupported format {manifest.get('format')!r}")
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise StoreError(
+                f"{mpath} is corrupted ({exc}); run 'evosearch repair {self.path}' to restore "
+                "it from manifest.prev.json"
+            ) from None
+        fmt = manifest.get("format") if isinstance(manifest, dict) else None
+        if fmt in _OLD_FORMATS:
+            raise StoreError(
+                f"{self.path} was written in run format {fmt} by {_OLD_FORMATS[fmt]}; this "
+                f"evosearch reads {FORMAT} only (re-run it with this version)"
+            )
+        if fmt != FORMAT:
+            raise StoreError(f"{mpath}: unsupported format {fmt!r} (this evosearch reads {FORMAT})")
         return manifest
+
+    def _write_manifest(self, manifest: dict[str, Any]) -> None:
+        """Replace the manifest (the old one is kept as manifest.prev.json first)."""
+        manifest["updated_at"] = _now()
+        old = (self.path / "manifest.json").read_bytes()
+        atomic_write_bytes(self.path / "manifest.prev.json", old, **self._sync)
+        faults.point("before_manifest_write")
+        atomic_write_bytes(self.path / "manifest.json", _dump_json(manifest), **self._sync)
+        self._manifest = manifest
+        faults.point("after_manifest_write")
 
     def _acquire_lock(self) -> None:
         try:
@@ -153,218 +245,211 @@ class RunStore:
         os.write(fd, f"{os.getpid()}\n".encode())
         self._lock_fd = fd
 
-    def _remove_orphans(self) -> None:
-        """Delete files a crash left behind that no manifest entry references."""
-        listed = {p["file"] for p in self._manifest["parts"]}
-        if self._manifest.get("checkpoint"):
-            listed.add(self._manifest["checkpoint"]["file"])
-        if self._manifest.get("wal"):
-            listed.add(self._manifest["wal"])
-        tables = self._manifest.get("tables") or {}
-        listed.update(p["file"] for parts in tables.values() for p in parts)
-        for d in self.path.glob("*/"):  # extra tables: only their own part files
-            if d.name not in ("individuals", "checkpoints"):
-                for f in [*d.glob("part-*.parquet"), *d.glob(".part-*.parquet.tmp-*")]:
-                    if f"{d.name}/{f.name}" not in listed:
-                        f.unlink(missing_ok=True)
-        for sub in ("individuals", "checkpoints"):
-            for f in (self.path / sub).glob("*"):
-                rel = f"{sub}/{f.name}"
-                if rel not in listed and (
-                    f.name.startswith(".") or f.suffix in (".parquet", ".pkl")
-                ):
-                    f.unlink(missing_ok=True)
-        for f in self.path.glob("wal-*.arrows"):
-            if f.name not in listed:
-                f.unlink(missing_ok=True)
+    # ----------------------------------------------------------------------- the log
+
+    @property
+    def records(self) -> list[Record]:
+        """The complete records of the live log, in order (read once, then kept)."""
+        if self._records is None:
+            records: list[Record] = []
+            self._torn = False
+            for seg in self._manifest["log"]:
+                p = self.path / seg
+                if not p.exists():
+                    raise StoreError(
+                        f"log segment {seg} of {self.path} is missing; run "
+                        f"'evosearch repair {self.path}'"
+                    )
+                _, recs, _, torn = read_segment(p)
+                if records:  # several segments (a restored manifest): drop rows seen before
+                    recs = _without_seen(records, recs)
+                records.extend(recs)
+                self._torn = self._torn or torn
+            self._records = records
+        return self._records
+
+    def _last_commit_index(self) -> int:
+        recs = self.records
+        for i in range(len(recs) - 1, -1, -1):
+            if recs[i].kind == "commit":
+                return i
+        return -1
+
+    def _last_commit(self) -> Record | None:
+        i = self._last_commit_index()
+        return self.records[i] if i >= 0 else None
+
+    def _committed_records(self) -> list[Record]:
+        return self.records[: self._last_commit_index() + 1]
 
     # ----------------------------------------------------------------------- writing
 
     def commit(
         self,
-        individuals: Sequence[Individual],
+        rows: Any,
         state: Any,
         *,
         generation: int,
         counters: dict[str, Any] | None = None,
         tables: Mapping[str, pa.Table] | None = None,
     ) -> None:
-        """Durably commit a batch of evaluated individuals with the state after them.
+        """Durably commit rows with the state after them: one log append, one fdatasync.
 
-        Writes the part and the checkpoint under their final names, then replaces the
-        manifest (the commit point), then starts a fresh WAL. ``tables`` (name → table, e.g.
-        archive membership and QD metrics) are written as ``NAME/part-SEQ.parquet`` and listed
-        under ``manifest["tables"][NAME]`` in the same commit; read them with ``extra_table``.
+        Args:
+            rows: ``Sequence[Individual]``, a ``pa.Table``/``pa.RecordBatch`` in the run's row
+                schema, or a ``dict`` of columns (see ``schema.columns_to_table``). Rows whose
+                id is already stored are dropped.
+            state: A plain nested dict (``codec``); ``load_state`` returns it.
+            generation: The generation committed.
+            counters: Engine counters (JSON).
+            tables: Extra tables (name → table, e.g. archive events and QD metrics), read
+                back with ``extra_table``.
 
         Raises:
             StoreError: if the store is read-only or the disk refuses the write; nothing
                 already committed is touched.
+            TypeError: if ``state`` holds a value that cannot be stored (names its key path).
+            ValueError: for rows that do not fit the run's schema, or a bad table name.
         """
         self._require_writable()
         for name in tables or {}:
-            if not name.isidentifier() or name in ("individuals", "checkpoints"):
+            if not name.isidentifier() or name in _CORE or name == "checkpoints":
                 raise ValueError(f"bad extra table name {name!r} (a plain name, not a core one)")
-        individuals = self._new_only(individuals)
-        seq = int(self._manifest["seq"]) + 1
-        manifest = dict(self._manifest)
-        parts = list(manifest["parts"])
+        blob = codec.encode(state)
+        batch = self._new_only(self._as_table(rows, generation))
+        self._append(
+            batch,
+            kind="commit",
+            generation=generation,
+            state=blob,
+            counters=counters,
+            tables=dict(tables or {}),
+        )
+        faults.point("after_log_append")
+        self._commits_since_compact += 1
+        if self.compact_every and self._commits_since_compact >= self.compact_every:
+            self.compact()
+
+    def append(self, rows: Any, *, generation: int = 0) -> None:
+        """Durably append rows without state (steady state); ``uncommitted`` returns them."""
+        self._require_writable()
+        batch = self._new_only(self._as_table(rows, generation))
+        if batch.num_rows == 0:
+            return
+        self._append(batch, kind="append", generation=generation)
+        faults.point("after_wal_append")
+
+    def append_wal(self, individuals: Sequence[Individual]) -> None:
+        """Alias of ``append`` (the steady-state write-ahead log of format 1)."""
+        gen = max((i.generation for i in individuals), default=0)
+        self.append(individuals, generation=gen)
+
+    def _append(self, batch: pa.RecordBatch, **kw: Any) -> None:
+        records = self.records
+        seq = int(self._manifest["next_seq"]) + len(records)
+        if records:
+            seq = max(seq, records[-1].seq + 1)
         try:
-            if individuals:
-                part_rel = f"individuals/part-{seq:06d}.parquet"
-                table = schema.to_table(individuals)
-                faults.point("before_part_write")
-                atomic_write(
-                    self.path / part_rel,
-                    lambda tmp: pq.write_table(table, tmp, compression="zstd"),
-                    fault="part_write",
-                    **self._sync,
+            if self._writer is None:
+                self._writer = SegmentWriter(
+                    self.path / self._manifest["log"][-1], self.schema, sync=self.sync
                 )
-                faults.point("after_part_write")
-                parts.append(
-                    {
-                        "file": part_rel,
-                        "rows": table.num_rows,
-                        "bytes": (self.path / part_rel).stat().st_size,
-                        "sha256": sha256_file(self.path / part_rel),
-                        "min_id": min(i.id for i in individuals),
-                        "max_id": max(i.id for i in individuals),
-                        "generation": generation,
-                    }
-                )
-            extra = {k: list(v) for k, v in (manifest.get("tables") or {}).items()}
-            for name, tab in (tables or {}).items():
-                (self.path / name).mkdir(exist_ok=True)
-                rel = f"{name}/part-{seq:06d}.parquet"
-                atomic_write(
-                    self.path / rel, lambda tmp, t=tab: pq.write_table(t, tmp), **self._sync
-                )
-                extra.setdefault(name, []).append(
-                    {
-                        "file": rel,
-                        "rows": tab.num_rows,
-                        "bytes": (self.path / rel).stat().st_size,
-                        "sha256": sha256_file(self.path / rel),
-                        "generation": generation,
-                    }
-                )
-            ckpt_rel = f"checkpoints/{seq:06d}.pkl"
-            blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
-            faults.point("before_checkpoint_write")
-            atomic_write_bytes(self.path / ckpt_rel, blob, fault="checkpoint_write", **self._sync)
-            faults.point("after_checkpoint_write")
-            old_ckpt = manifest.get("checkpoint")
-            old_wal = manifest.get("wal")
-            manifest.update(
-                seq=seq,
-                parts=parts,
-                checkpoint={"file": ckpt_rel, "sha256": _sha256(blob), "generation": generation},
-                wal=None,
-                tables=extra,
-                counters=dict(counters or {}),
-                updated_at=_now(),
-            )
-            faults.point("before_manifest_write")
-            atomic_write_bytes(self.path / "manifest.json", _dump_json(manifest), **self._sync)
+            self._writer.sync = self.sync
+            self._writer.append(batch, seq=seq, **kw)
         except OSError as exc:
             raise StoreError(
                 f"cannot commit to {self.path}: {exc.strerror or exc} "
-                f"(everything committed before is intact)"
-            ) from None
-        self._manifest = manifest
-        if self._ids is not None:
-            self._ids.update(i.id for i in individuals)
-        faults.point("after_manifest_write")
-        self._close_wal()
-        if old_ckpt:  # keep only the newest checkpoint; parts are never deleted
-            (self.path / old_ckpt["file"]).unlink(missing_ok=True)
-        if old_wal:
-            (self.path / old_wal).unlink(missing_ok=True)
-
-    def committed_ids(self) -> set[int]:
-        """Ids of every individual in a committed part (read once, then kept up to date)."""
-        if self._ids is None:
-            self._ids = set(self.table(["id"])["id"].to_pylist()) if self.parts else set()
-        return self._ids
-
-    def _new_only(self, individuals: Sequence[Individual]) -> list[Individual]:
-        """Drop rows whose individual id is already committed (or repeated in the batch).
-
-        This is what makes a retried or duplicated evaluation unable to add a second row.
-        """
-        seen = self.committed_ids()
-        fresh: list[Individual] = []
-        batch: set[int] = set()
-        for ind in individuals:
-            if ind.id in seen or ind.id in batch:
-                self.duplicates_dropped += 1
-                continue
-            batch.add(ind.id)
-            fresh.append(ind)
-        return fresh
-
-    def append_wal(self, individuals: Sequence[Individual]) -> None:
-        """Append evaluated individuals to the write-ahead log (steady-state mode).
-
-        The WAL is an Arrow IPC stream flushed and fsynced per batch. Only what the manifest's
-        ``wal`` names is read back, so a torn tail costs at most the batch being written.
-        """
-        self._require_writable()
-        if not individuals:
-            return
-        try:
-            if self._wal_writer is None:
-                name = f"wal-{int(self._manifest['seq']) + 1:06d}.arrows"
-                self._wal_file = open(self.path / name, "wb")  # noqa: SIM115
-                self._wal_writer = pa.ipc.new_stream(self._wal_file, schema.SCHEMA)
-                manifest = dict(self._manifest, wal=name)
-                atomic_write_bytes(self.path / "manifest.json", _dump_json(manifest), **self._sync)
-                self._manifest = manifest
-            for batch in schema.to_table(individuals).to_batches():
-                self._wal_writer.write_batch(batch)
-            self._wal_file.flush()
-            if self.sync:
-                os.fsync(self._wal_file.fileno())
-        except OSError as exc:
-            raise StoreError(
-                f"cannot append to the write-ahead log of {self.path}: {exc.strerror or exc} "
                 "(everything committed before is intact)"
             ) from None
-        faults.point("after_wal_append")
+        records.append(
+            Record(
+                seq,
+                kw["kind"],
+                kw["generation"],
+                batch,
+                kw.get("state"),
+                dict(kw.get("counters") or {}),
+                dict(kw.get("tables") or {}),
+                -1,
+            )
+        )
+        if self._ids is not None:
+            self._ids.update(batch.column(0).to_numpy().tolist())
+        self._max_id = max(self._max_id, _max_id(batch))
+        self._table_cache = None
 
-    def read_wal(self) -> list[Individual]:
-        """The individuals in the current WAL, up to its last complete batch."""
-        name = self._manifest.get("wal")
-        if not name or not (self.path / name).exists():
-            return []
-        batches = []
-        try:
-            with pa.ipc.open_stream(self.path / name) as reader:
-                while True:
-                    try:
-                        batches.append(reader.read_next_batch())
-                    except StopIteration:
-                        break
-        except (pa.ArrowInvalid, OSError):
-            pass  # torn tail after a crash: keep the complete batches
-        if not batches:
-            return []
-        rows = schema.from_table(pa.Table.from_batches(batches, schema=schema.SCHEMA))
-        seen: set[int] = set()
-        return [i for i in rows if not (i.id in seen or seen.add(i.id))]
-
-    def _close_wal(self) -> None:
-        if self._wal_writer is not None:
+    def _as_table(self, rows: Any, generation: int) -> pa.Table:
+        if isinstance(rows, pa.RecordBatch):
+            rows = pa.Table.from_batches([rows])
+        if isinstance(rows, pa.Table):
+            if rows.schema.names != self.schema.names:
+                missing = [c for c in self.schema.names if c not in rows.schema.names]
+                if missing:
+                    return schema.columns_to_table(
+                        {c: rows[c] for c in rows.schema.names},
+                        self.schema,
+                        generation=generation,
+                        facts=self.facts,
+                    )
+                rows = rows.select(self.schema.names)
             try:
-                self._wal_writer.close()
-                self._wal_file.close()
-            except OSError:
-                pass
-            self._wal_writer = None
-            self._wal_file = None
+                return rows.cast(self.schema)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise ValueError(f"rows do not fit the run's schema: {exc}") from None
+        if isinstance(rows, Mapping):
+            return schema.columns_to_table(
+                rows, self.schema, generation=generation, facts=self.facts
+            )
+        return schema.to_table(rows, self.schema)
+
+    def _new_only(self, table: pa.Table) -> pa.RecordBatch:
+        """Drop rows whose id is already stored (or repeated in the batch).
+
+        This is what makes a retried or duplicated evaluation unable to add a second row.
+        Ids above every stored id need no lookup (the common case).
+        """
+        ids = table.column("id").to_numpy()
+        keep = np.ones(ids.size, bool)
+        if ids.size:
+            _, first = np.unique(ids, return_index=True)
+            if first.size != ids.size:
+                keep[:] = False
+                keep[first] = True
+            if ids.min() <= self._max_id:
+                stored = self.committed_ids() | self._uncommitted_ids()
+                keep &= np.fromiter((i not in stored for i in ids.tolist()), bool, ids.size)
+        dropped = int(ids.size - keep.sum())
+        if dropped:
+            self.duplicates_dropped += dropped
+            table = table.filter(pa.array(keep))
+        return table.combine_chunks().to_batches()[0] if table.num_rows else _empty(self.schema)
+
+    def _uncommitted_ids(self) -> set[int]:
+        return {
+            i
+            for r in self.records[self._last_commit_index() + 1 :]
+            for i in r.rows.column(0).to_pylist()
+        }
+
+    def compact(self) -> bool:
+        """Turn the log's committed records into a Parquet part (see ``compact.py``).
+
+        Returns:
+            True when a part or a new segment was written.
+        """
+        self._require_writable()
+        from evosearch.store.compact import compact
+
+        self._commits_since_compact = 0
+        return compact(self)
+
+    def _close_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
     @property
     def _sync(self) -> dict[str, bool]:
-        # passed only when off, so the write helpers keep their default call signature
         return {} if self.sync else {"sync": False}
 
     def _require_writable(self) -> None:
@@ -373,98 +458,167 @@ class RunStore:
 
     # ----------------------------------------------------------------------- reading
 
-    def load_checkpoint(self) -> Any | None:
-        """The state saved with the last commit, or None before the first commit.
-
-        Raises:
-            StoreError: if the checkpoint is missing or does not match its checksum.
-        """
-        ckpt = self._manifest.get("checkpoint")
-        if not ckpt:
+    def load_state(self) -> Any | None:
+        """The state committed last (arrays back as numpy arrays), None before any commit."""
+        last = self._last_commit()
+        if last is None or last.state is None:
             return None
-        path = self.path / ckpt["file"]
         try:
-            blob = path.read_bytes()
-        except OSError as exc:
-            raise StoreError(f"checkpoint {path} unreadable: {exc.strerror or exc}") from None
-        if _sha256(blob) != ckpt["sha256"]:
-            raise StoreError(f"checkpoint {path} does not match its checksum (corrupted)")
-        return pickle.loads(blob)
+            return codec.decode(last.state)
+        except ValueError as exc:
+            raise StoreError(f"the state of commit {last.seq} is unreadable: {exc}") from None
+
+    load_checkpoint = load_state
+
+    def uncommitted(self) -> list[Individual]:
+        """Rows appended (``append``) after the last commit, for ``Strategy.replay``."""
+        recs = self.records[self._last_commit_index() + 1 :]
+        if not recs:
+            return []
+        t = pa.Table.from_batches([r.rows for r in recs], schema=self.schema)
+        return schema.from_table(t, self.facts)
+
+    read_wal = uncommitted
 
     @property
     def parts(self) -> list[dict[str, Any]]:
+        """The compacted Parquet parts (the log tail is not among them)."""
         return list(self._manifest["parts"])
 
     @property
     def num_individuals(self) -> int:
-        return sum(p["rows"] for p in self._manifest["parts"])
+        return sum(p["rows"] for p in self._manifest["parts"]) + sum(
+            r.rows.num_rows for r in self._committed_records()
+        )
 
-    def table(self, columns: Sequence[str] | None = None) -> pa.Table:
+    @property
+    def _max_id(self) -> int:
+        if "_max_id_v" not in self.__dict__:
+            m = max((p["max_id"] for p in self._manifest["parts"]), default=-1)
+            self.__dict__["_max_id_v"] = max([m, *(_max_id(r.rows) for r in self.records)])
+        return self.__dict__["_max_id_v"]
+
+    @_max_id.setter
+    def _max_id(self, value: int) -> None:
+        self.__dict__["_max_id_v"] = value
+
+    def tail_table(self, columns: Sequence[str] | None = None) -> pa.Table:
+        """The committed rows still in the log (not yet in a part)."""
+        recs = self._committed_records()
+        t = pa.Table.from_batches([r.rows for r in recs], schema=self.schema)
+        return t.select(list(columns)) if columns is not None else t
+
+    def read_part(
+        self, part: Mapping[str, Any], columns: Sequence[str] | None = None, **kw: Any
+    ) -> pa.Table:
+        try:
+            return pq.read_table(self.path / part["file"], columns=columns, **kw)
+        except (OSError, pa.ArrowException) as exc:
+            raise StoreError(
+                f"part {part['file']} of {self.path} is unreadable ({exc}); "
+                f"run 'evosearch repair {self.path}'"
+            ) from None
+
+    def table(self, columns: Sequence[str] | None = None, *, start: int = 0) -> pa.Table:
         """All committed individuals as one pyarrow table, in commit order.
+
+        Args:
+            columns: Only these columns.
+            start: Skip the first ``start`` rows (a cursor for readers following a run).
 
         Raises:
             StoreError: if a listed part is missing or unreadable.
         """
-        parts = self._manifest["parts"]
-        cacheable = columns is None
-        if cacheable and self._table_cache and self._table_cache[0] == len(parts):
+        key = (len(self._manifest["parts"]), self._last_commit_index(), len(self.records))
+        cacheable = columns is None and start == 0
+        if cacheable and self._table_cache and self._table_cache[0] == key:
             return self._table_cache[1]
-        tables = []
-        for p in parts:
-            try:
-                tables.append(pq.read_table(self.path / p["file"], columns=columns))
-            except (OSError, pa.ArrowException) as exc:
-                raise StoreError(
-                    f"part {p['file']} of {self.path} is unreadable ({exc}); "
-                    f"run 'evosearch repair {self.path}'"
-                ) from None
-        if not tables:
-            fields = [schema.SCHEMA.field(c) for c in columns] if columns else schema.SCHEMA
-            table = pa.schema(fields).empty_table()
-        else:
-            table = pa.concat_tables(tables)
+        cols = list(columns) if columns is not None else None
+        tables, offset = [], 0
+        for p in self._manifest["parts"]:
+            if offset + p["rows"] > start:
+                t = self.read_part(p, cols)
+                tables.append(t.slice(max(0, start - offset)))
+            offset += p["rows"]
+        tail = self.tail_table(cols)
+        tables.append(tail.slice(max(0, start - offset)))
+        sch = self.schema if cols is None else pa.schema([self.schema.field(c) for c in cols])
+        table = pa.concat_tables([t.cast(sch) for t in tables]) if tables else sch.empty_table()
         if cacheable:
-            self._table_cache = (len(parts), table)
+            self._table_cache = (key, table)
         return table
 
-    def extra_table(self, name: str, schema_: pa.Schema | None = None) -> pa.Table:
-        """A table committed through ``commit(tables=...)``, all its parts in commit order.
+    def extra_table(
+        self, name: str, schema_: pa.Schema | None = None, *, start: int = 0
+    ) -> pa.Table:
+        """A table committed through ``commit(tables=...)``, all its rows in commit order.
 
         Args:
             name: The table name (e.g. ``archive``, ``qd``).
             schema_: Schema of the empty table returned when nothing was committed yet.
+            start: Skip the first ``start`` rows.
 
         Raises:
             StoreError: if a listed part is missing or unreadable.
         """
-        parts = (self._manifest.get("tables") or {}).get(name, [])
-        tables = []
-        for p in parts:
-            try:
-                tables.append(pq.read_table(self.path / p["file"]))
-            except (OSError, pa.ArrowException) as exc:
-                raise StoreError(f"part {p['file']} of {self.path} is unreadable ({exc})") from None
+        tables = [self.read_part(p) for p in (self._manifest.get("tables") or {}).get(name, [])]
+        tables += [r.tables[name] for r in self._committed_records() if name in r.tables]
         if not tables:
             return (schema_ or pa.schema([])).empty_table()
-        return pa.concat_tables(tables)
+        return pa.concat_tables(tables, promote_options="permissive").slice(start)
+
+    def iter_commits(self, columns: Sequence[str] | None = None) -> Iterator[pa.Table]:
+        """The committed rows, one table per commit, in commit order.
+
+        For rebuilding an archive exactly as it was filled, commit by commit.
+        """
+        cols = list(columns) if columns is not None else None
+        for p in self._manifest["parts"]:
+            t = self.read_part(p, cols)
+            offset = 0
+            for n in p.get("commit_rows") or [p["rows"]]:
+                yield t.slice(offset, n)
+                offset += n
+        batches: list[pa.RecordBatch] = []
+        for r in self._committed_records():
+            batches.append(r.rows)
+            if r.kind == "commit":
+                t = pa.Table.from_batches(batches, schema=self.schema)
+                batches = []
+                if t.num_rows:
+                    yield t.select(cols) if cols is not None else t
 
     def individuals(self) -> list[Individual]:
-        return schema.from_table(self.table())
+        return schema.from_table(self.table(), self.facts)
+
+    def committed_ids(self) -> set[int]:
+        """Ids of every committed individual (read once, then kept up to date)."""
+        if self._ids is None:
+            from evosearch.store.queries import LineageIndex
+
+            ids = LineageIndex(self).part_ids()
+            ids.update(self.tail_table(["id"])["id"].to_pylist())
+            self._ids = ids
+        return self._ids
 
     def get(self, individual_id: int) -> Individual:
-        """One individual by id (reads only the part that holds it).
+        """One individual by id (reads only the part that holds it, or the log tail).
 
         Raises:
             KeyError: if no committed individual has that id.
         """
         import pyarrow.compute as pc
 
-        for p in self._manifest["parts"]:
-            if p["min_id"] <= individual_id <= p["max_id"]:
-                t = pq.read_table(self.path / p["file"])
-                t = t.filter(pc.equal(t["id"], individual_id))
-                if t.num_rows:
-                    return schema.from_row(t.to_pylist()[0])
+        tail = self.tail_table()
+        hit = tail.filter(pc.equal(tail["id"], individual_id))
+        if hit.num_rows == 0:
+            for p in self._manifest["parts"]:
+                if p["min_id"] <= individual_id <= p["max_id"]:
+                    hit = self.read_part(p, filters=[("id", "=", individual_id)])
+                    if hit.num_rows:
+                        break
+        if hit.num_rows:
+            return schema.from_row(hit.slice(0, 1).to_pylist()[0], self.facts)
         raise KeyError(f"no individual with id {individual_id} in {self.path}")
 
     def verify(self) -> list[str]:
@@ -477,7 +631,31 @@ class RunStore:
                 problems.append(f"{p['file']}: missing")
             elif sha256_file(f) != p["sha256"]:
                 problems.append(f"{p['file']}: checksum mismatch (corrupted)")
+        for seg in self._manifest["log"]:
+            if not (self.path / seg).exists():
+                problems.append(f"{seg}: missing")
         return problems
+
+
+def _without_seen(before: list[Record], recs: list[Record]) -> list[Record]:
+    seen = {i for r in before for i in r.rows.column(0).to_pylist()}
+    out = []
+    for r in recs:
+        ids = r.rows.column(0).to_pylist()
+        if any(i in seen for i in ids):
+            keep = pa.array([i not in seen for i in ids])
+            r = dataclasses.replace(r, rows=r.rows.filter(keep))
+        seen.update(ids)
+        out.append(r)
+    return out
+
+
+def _max_id(batch: pa.RecordBatch) -> int:
+    return int(batch.column(0).to_numpy().max()) if batch.num_rows else -1
+
+
+def _empty(sch: pa.Schema) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pylist([], schema=sch)
 
 
 def _now() -> str:
@@ -485,15 +663,7 @@ def _now() -> str:
 
 
 def _dump_json(obj: Any) -> bytes:
-    # compact on purpose: with indent, json falls back to its pure-Python encoder, and the
-    # manifest (one entry per part) is rewritten at every commit
     return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
-
-
-def _sha256(blob: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(blob).hexdigest()
 
 
 __all__ = ["FORMAT", "RunStore", "StoreError"]

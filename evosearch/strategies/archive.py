@@ -183,7 +183,7 @@ class ArchiveStrategy(Strategy):
                 return [self._failed(parents, name, exc, home)]
             for c in children:
                 params.update(c.params)
-            fresh = [c for c in children if c.genome.fingerprint() not in self._seen]
+            fresh = [c for c in children if c.genome.fingerprint()[:32] not in self._seen]
             if self.params.dedup and not fresh:
                 continue
             ids = tuple(p.id for p in parents)
@@ -233,12 +233,12 @@ class ArchiveStrategy(Strategy):
 
         self.archive = rebuild_archive(store, self.params.archive)
         table = store.table(["fingerprint", "parent_ids"])
-        self._seen = set(table["fingerprint"].to_pylist())
+        self._seen = {fp.hex() for fp in table["fingerprint"].to_pylist()}  # 16-byte prefixes
         self._children = Counter(p for ps in table["parent_ids"].to_pylist() for p in set(ps or ()))
 
     def _tell(self, individuals: list[Individual]) -> None:
         self.archive.add(individuals)
-        self._seen.update(i.genome.fingerprint() for i in individuals)
+        self._seen.update(i.genome.fingerprint()[:32] for i in individuals)
         self._children.update(p for i in individuals for p in set(i.parent_ids))
 
 

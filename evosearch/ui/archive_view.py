@@ -13,9 +13,8 @@ from typing import Any
 
 import numpy as np
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from evosearch.store.runstore import RunStore, StoreError
+from evosearch.store.runstore import RunStore
 from evosearch.ui.columns import Columns
 
 EVENTS = ("new", "improved", "evicted")
@@ -28,7 +27,7 @@ class Membership:
     Attributes:
         generation, individual_id, event, cell, island, score: One entry per event, in order;
             ``event`` indexes ``EVENTS``, ``cell`` is -1 where null, ``score`` NaN where null.
-        parts: Number of manifest parts covered.
+        parts: Number of archive-table rows covered (a cursor).
     """
 
     generation: np.ndarray
@@ -48,27 +47,25 @@ class Membership:
         return int(self.individual_id.size)
 
     def extend(self, store: RunStore) -> Membership:
-        parts = table_parts(store, "archive")
-        if len(parts) <= self.parts:
+        t = store.extra_table("archive", start=self.parts)
+        if t.num_rows == 0:
             return self
-        new = [self]
-        for p in parts[self.parts :]:
-            t = _read(store, p)
-            ev = t["event"].to_pylist()
-            new.append(
-                Membership(
-                    generation=pc.fill_null(t["generation"], 0).to_numpy().astype(np.int64),
-                    individual_id=t["individual_id"].to_numpy().astype(np.int64),
-                    event=np.array([EVENTS.index(e) if e in EVENTS else 2 for e in ev], np.int8),
-                    cell=pc.fill_null(t["cell"], -1).to_numpy().astype(np.int64),
-                    island=pc.fill_null(t["island"], 0).to_numpy().astype(np.int64),
-                    score=t["score"].to_numpy(zero_copy_only=False).astype(np.float64),
-                )
-            )
+        ev = t["event"].to_pylist()
+        new = [
+            self,
+            Membership(
+                generation=pc.fill_null(t["generation"], 0).to_numpy().astype(np.int64),
+                individual_id=t["individual_id"].to_numpy().astype(np.int64),
+                event=np.array([EVENTS.index(e) if e in EVENTS else 2 for e in ev], np.int8),
+                cell=pc.fill_null(t["cell"], -1).to_numpy().astype(np.int64),
+                island=pc.fill_null(t["island"], 0).to_numpy().astype(np.int64),
+                score=t["score"].to_numpy(zero_copy_only=False).astype(np.float64),
+            ),
+        ]
         fields = ("generation", "individual_id", "event", "cell", "island", "score")
         return Membership(
             **{f: np.concatenate([getattr(m, f) for m in new]) for f in fields},
-            parts=len(parts),
+            parts=self.parts + t.num_rows,
         )
 
     def members_at(self, generation: int | None = None) -> np.ndarray:
@@ -89,18 +86,12 @@ class Membership:
         return np.sort(last[self.event[last] != 2])
 
 
-def table_parts(store: RunStore, name: str) -> list[dict[str, Any]]:
-    return list((store.manifest.get("tables") or {}).get(name, []))
-
-
 def qd_metrics(store: RunStore) -> dict[str, Any] | None:
     """The QD metrics table as columns (one entry per commit), or None when there is none."""
-    parts = table_parts(store, "qd")
-    if not parts:
+    table = store.extra_table("qd")
+    if table.num_rows == 0:
         return None
-    rows = []
-    for p in parts:
-        rows.extend(_read(store, p).to_pylist())
+    rows = table.to_pylist()
     cols = ("generation", "coverage", "qd_score", "archive_size", "best", "num_cells")
     return {"source": "archive QD table", **{c: [r.get(c) for r in rows] for c in cols}}
 
@@ -115,13 +106,6 @@ def grid_spec(cfg: dict[str, Any]) -> tuple[list[int], list[list[float]]] | None
     if archive.get("name") != "grid" or not dims or len(dims) != 2 or not ranges:
         return None
     return [int(d) for d in dims], [[float(a), float(b)] for a, b in ranges]
-
-
-def _read(store: RunStore, part: dict[str, Any]):
-    try:
-        return pq.read_table(store.path / part["file"])
-    except OSError as exc:
-        raise StoreError(f"part {part['file']} of {store.path} is unreadable ({exc})") from None
 
 
 def binned_qd_curves(cols: Columns, bins: int = 20) -> dict[str, Any] | None:

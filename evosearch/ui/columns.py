@@ -13,9 +13,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from evosearch.store.runstore import RunStore, StoreError
+from evosearch.store.runstore import RunStore
 
 LIGHT_COLUMNS = ["id", "generation", "island", "score", "status", "operator", "descriptors"]
 STATUSES = ("ok", "failed", "timeout", "invalid")
@@ -35,7 +34,7 @@ class Columns:
         operator: Index into ``operators`` (int32).
         operators: Operator names.
         descriptors: ``(n, d)`` float64, NaN where an individual has fewer than ``d``.
-        parts: Number of manifest parts covered.
+        parts: Number of committed rows covered (a cursor into the run's commit order).
     """
 
     id: np.ndarray
@@ -93,21 +92,13 @@ class Columns:
         }
 
     def extend(self, store: RunStore) -> Columns:
-        """A copy covering every part the store's manifest lists (reads only the new ones)."""
-        parts = store.parts
-        if len(parts) <= self.parts:
+        """A copy covering every committed row (reads only the rows after ``parts``)."""
+        total = store.num_individuals
+        if total <= self.parts:
             return self
         ops = list(self.operators)
         op_index = {name: i for i, name in enumerate(ops)}
-        chunks = []
-        for p in parts[self.parts :]:
-            try:
-                t = pq.read_table(store.path / p["file"], columns=LIGHT_COLUMNS)
-            except (OSError, pa.ArrowException) as exc:
-                raise StoreError(
-                    f"part {p['file']} of {store.path} is unreadable ({exc})"
-                ) from None
-            chunks.append(_part_arrays(t, ops, op_index))
+        chunks = [_part_arrays(store.table(LIGHT_COLUMNS, start=self.parts), ops, op_index)]
         if not chunks:
             return self
         dims = max([self.descriptors.shape[1]] + [c["descriptors"].shape[1] for c in chunks])
@@ -121,7 +112,7 @@ class Columns:
             operator=np.concatenate([self.operator] + [c["operator"] for c in chunks]),
             operators=ops,
             descriptors=np.concatenate(desc, axis=0),
-            parts=len(parts),
+            parts=total,
         )
 
 

@@ -80,7 +80,7 @@ class RunView:
 
     def lineage_index(self) -> LineageIndex:
         with self._lock:
-            if self._index is None or self._index.parts < len(self.store.parts):
+            if self._index is None or self._index.rows < self.store.num_individuals:
                 self._index = LineageIndex.load(self.store)
             return self._index
 
@@ -108,7 +108,7 @@ class RunView:
             "descriptor_dims": int(cols.descriptors.shape[1]),
             "operators": cols.operators,
             "has_membership": len(self.membership()) > 0,
-            "has_qd_table": bool((m.get("tables") or {}).get("qd")),
+            "has_qd_table": qd_metrics(self.store) is not None,
         }
 
     def curves(self) -> dict[str, Any]:

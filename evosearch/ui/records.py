@@ -7,6 +7,7 @@ import math
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from evosearch.store.runstore import RunStore
@@ -18,7 +19,11 @@ def records(store: RunStore, ids: list[int]) -> dict[int, dict[str, Any]]:
     Reads only the parts whose id range holds a wanted id, with a row filter, several parts
     concurrently.
     """
+    import pyarrow.compute as pc
+
     wanted = sorted(set(ids))
+    tail = store.tail_table()
+    tail = tail.filter(pc.is_in(tail["id"], pa.array(wanted, pa.int64())))
     jobs = []
     for p in store.parts:
         inside = [i for i in wanted if p["min_id"] <= i <= p["max_id"]]
@@ -35,7 +40,7 @@ def records(store: RunStore, ids: list[int]) -> dict[int, dict[str, Any]]:
     else:
         results = [read(j) for j in jobs]
     out: dict[int, dict[str, Any]] = {}
-    for rows in results:
+    for rows in [tail.to_pylist(), *results]:
         for row in rows:
             out.setdefault(row["id"], _record_json(row))
     return out
@@ -43,7 +48,11 @@ def records(store: RunStore, ids: list[int]) -> dict[int, dict[str, Any]]:
 
 def _record_json(row: dict[str, Any]) -> dict[str, Any]:
     genome = _loads(row.get("genome"))
+    if isinstance(genome, list):  # a vector run stores the values only (bounds: run facts)
+        genome = {"values": genome}
     row["genome"] = genome
+    if isinstance(row.get("fingerprint"), bytes):
+        row["fingerprint"] = row["fingerprint"].hex()
     row["operator_params"] = _loads(row.get("operator_params")) or {}
     metrics = row.get("metrics") or []
     row["metrics"] = dict(metrics) if not isinstance(metrics, dict) else metrics

@@ -56,7 +56,7 @@ def test_status_reports_counts_and_best(run, cli):
     proc = run_cli("status", path, "--json")
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
-    assert info["individuals"] == 24 and info["generations"] == 3 and info["parts"] == 3
+    assert info["individuals"] == 24 and info["generations"] == 3 and info["commits"] == 3
     assert info["status_counts"] == {"ok": 24, "failed": 0, "timeout": 0, "invalid": 0}
     assert info["best_id"] == best_id(RunStore.open(path))
     human = cli("status", path)

@@ -14,10 +14,11 @@ from evosearch.store.schema import to_table
 
 KILLS = 20
 COMMIT_EVERY = 3
+COMPACT_EVERY = 2  # the store compacts its log every 2 commits: kills land in compaction too
 MAX_NTH = 3
-# A kill at the N-th passage of a point lets a round commit at most N-1 batches plus a
-# partial one, so this budget cannot be reached before the 20th kill.
-BUDGET = KILLS * MAX_NTH * COMMIT_EVERY + 20
+# A kill at the N-th passage of a point lets a round commit at most COMPACT_EVERY * N
+# batches plus a partial one, so this budget cannot be reached before the 20th kill.
+BUDGET = KILLS * MAX_NTH * COMMIT_EVERY * COMPACT_EVERY + 20
 
 
 def run_child(run_dir, config, fault):
@@ -42,7 +43,7 @@ def run_child(run_dir, config, fault):
 
 
 def durable_rows(run_dir):
-    """Every evaluation the run can recover: committed parts plus the write-ahead log."""
+    """Every evaluation the run can recover: committed rows plus the uncommitted appends."""
     store = RunStore.open(run_dir)
     try:
         wal = store.read_wal()
@@ -50,7 +51,7 @@ def durable_rows(run_dir):
         if wal:
             import pyarrow as pa
 
-            table = pa.concat_tables([table, to_table(wal)])
+            table = pa.concat_tables([table, to_table(wal, store.schema)])
     finally:
         store.close()
     return [
@@ -59,8 +60,11 @@ def durable_rows(run_dir):
     ]
 
 
-def test_twenty_sigkills_at_random_commit_phases_lose_no_committed_evaluation(tmp_path):
+def test_twenty_sigkills_at_random_commit_phases_lose_no_committed_evaluation(
+    tmp_path, monkeypatch
+):
     registry.load_builtins()  # import plugins once, before forking children
+    monkeypatch.setattr(RunStore, "compact_every", COMPACT_EVERY)
     rng = np.random.default_rng(8)
     run_dir = tmp_path / "run"
     config = archive_config(
@@ -87,4 +91,5 @@ def test_twenty_sigkills_at_random_commit_phases_lose_no_committed_evaluation(tm
     assert len(ids) == len(set(ids)) == BUDGET  # no duplicate row, budget reached
     assert set(durable.values()) <= set(final)  # everything durable before a kill survived
     assert RunStore.open(run_dir).verify() == []
-    assert len(hit) >= 6  # the seeded draw covers most phases (part, checkpoint, manifest, WAL)
+    assert len(hit) >= 8  # the seeded draw covers most phases (log append, compaction steps)
+    assert hit & {"during_part_write", "after_segment_write", "before_manifest_write"}

@@ -1,4 +1,5 @@
-"""The run directory is readable with no evosearch code (pandas, pyarrow.dataset, JSON)."""
+"""The run directory is readable with no evosearch code (pandas, polars, DuckDB,
+pyarrow.dataset, JSON) once compacted."""
 
 from __future__ import annotations
 
@@ -40,10 +41,34 @@ def test_pyarrow_dataset_reads_and_filters(run):
     assert all(len(p) == 2 for p in children["parent_ids"].to_pylist())
 
 
+def test_polars_reads_the_individuals_directory(run):
+    pl = pytest.importorskip("polars")
+    df = pl.read_parquet(run / "individuals" / "*.parquet")
+    assert df.columns == SCHEMA.names and sorted(df["id"].to_list()) == list(range(24))
+    best = df.sort("score", descending=True).row(0, named=True)
+    assert best["status"] == "ok" and len(best["fingerprint"]) == 16
+
+
+def test_duckdb_queries_the_individuals_directory(run):
+    duckdb = pytest.importorskip("duckdb")
+    con = duckdb.connect()
+    n, best = con.execute(
+        f"SELECT count(*), max(score) FROM read_parquet('{run}/individuals/*.parquet') "
+        "WHERE status = 'ok'"
+    ).fetchone()
+    assert n == 24 and best <= 0
+    parents = con.execute(
+        f"SELECT len(parent_ids) FROM read_parquet('{run}/individuals/*.parquet') WHERE id >= 8"
+    ).fetchall()
+    assert {p for (p,) in parents} == {2}
+
+
 def test_the_manifest_lists_parts_with_checksums(run):
     manifest = json.loads((run / "manifest.json").read_text())
-    assert manifest["format"] == "evosearch-run/1"
-    assert [p["generation"] for p in manifest["parts"]] == [0, 1, 2]
+    assert manifest["format"] == "evosearch-run/2"
+    # compacted at close: one part holding the three commits, with its score range
+    assert [p["commit_rows"] for p in manifest["parts"]] == [[8, 8, 8]]
+    assert manifest["parts"][0]["max_score"] <= 0
     total = 0
     for part in manifest["parts"]:
         table = pq.read_table(run / part["file"])

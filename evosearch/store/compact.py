@@ -1,0 +1,200 @@
+"""Compaction: the log's committed records become an immutable zstd Parquet part.
+
+Steps, each crash-safe (the log stays the source until the manifest names the part):
+
+1. ``individuals/part-NNNNNN.parquet`` (temp → fsync → rename) and its lineage index
+   (``index/part-NNNNNN.*.npy``, derived data: rebuilt from the part when missing);
+2. the extra tables' parts ``NAME/part-NNNNNN.parquet``;
+3. a new segment ``log/seg-SEQ.arrows`` holding the last commit's state (a commit record
+   with no rows) and the records appended after it, fdatasync'ed;
+4. ``manifest.json`` replaced (the old one kept as ``manifest.prev.json``): from here on the
+   part and the new segment are the source;
+5. segments named by neither manifest are deleted.
+
+A crash before 4 leaves files no manifest names: readers ignore them and the next writer
+deletes them (``open_for_writing``). A crash after 4 leaves an old segment that the next
+writer deletes.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import pathlib
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from evosearch.store import faults
+from evosearch.store.files import atomic_write, fsync_dir, sha256_file
+from evosearch.store.log import SegmentWriter
+
+if TYPE_CHECKING:
+    from evosearch.store.runstore import RunStore
+
+ROW_GROUP = 16384
+
+
+def open_for_writing(store: RunStore) -> None:
+    """Remove what a crash left behind, and start a fresh segment after a torn tail."""
+    store.records  # noqa: B018  (reads the log: finds a torn tail)
+    remove_orphans(store)
+    if store._torn:
+        compact(store, force=True)
+
+
+def _prev_log(store: RunStore) -> list[str]:
+    try:
+        return list(json.loads((store.path / "manifest.prev.json").read_text())["log"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def remove_orphans(store: RunStore) -> None:
+    """Delete files no manifest entry references (parts, temp files, segments, indexes)."""
+    m = store._manifest
+    listed = {p["file"] for p in m["parts"]}
+    listed.update(p["file"] for ps in (m.get("tables") or {}).values() for p in ps)
+    keep_segments = set(m["log"]) | set(_prev_log(store))
+    numbers = {pathlib.Path(p["file"]).name.split(".")[0] for p in m["parts"]}
+    for d in store.path.iterdir():
+        if not d.is_dir() or d.name in ("log", "index", "quarantine", "artifacts"):
+            continue
+        for f in [*d.glob("part-*.parquet"), *d.glob(".part-*.parquet.tmp-*")]:
+            if f"{d.name}/{f.name}" not in listed:
+                f.unlink(missing_ok=True)
+    for f in (store.path / "log").glob("*"):
+        if f"log/{f.name}" not in keep_segments:
+            f.unlink(missing_ok=True)
+    for f in (store.path / "index").glob("*") if (store.path / "index").is_dir() else ():
+        if f.name.startswith(".") or f.name.split(".")[0] not in numbers:
+            f.unlink(missing_ok=True)
+    for f in store.path.glob(".manifest*.tmp-*"):
+        f.unlink(missing_ok=True)
+
+
+def compact(store: RunStore, *, force: bool = False) -> bool:
+    """Compact ``store``'s log (see the module docstring). True when something was written."""
+    from evosearch.store.queries import write_part_index
+
+    recs = store.records
+    last = store._last_commit_index()
+    committed, trailing = recs[: last + 1], recs[last + 1 :]
+    has_rows = any(r.rows.num_rows for r in committed)
+    has_tables = any(r.tables for r in committed)
+    if not (has_rows or has_tables or force or store._torn):
+        return False
+    faults.point("before_compact")
+    path, sync = store.path, store._sync
+    manifest = copy.deepcopy(store._manifest)
+    num = int(manifest["next_part"])
+    gen = max((r.generation for r in committed), default=0)
+    try:
+        if has_rows:
+            table = pa.Table.from_batches([r.rows for r in committed], schema=store.schema)
+            rel = f"individuals/part-{num:06d}.parquet"
+            atomic_write(
+                path / rel,
+                lambda tmp: pq.write_table(
+                    table, tmp, compression="zstd", row_group_size=ROW_GROUP
+                ),
+                fault="part_write",
+                **sync,
+            )
+            faults.point("after_part_write")
+            scores = pc.min_max(table["score"])
+            ids = table["id"]
+            manifest["parts"].append(
+                {
+                    "file": rel,
+                    "rows": table.num_rows,
+                    "bytes": (path / rel).stat().st_size,
+                    "sha256": sha256_file(path / rel),
+                    "min_id": pc.min(ids).as_py(),
+                    "max_id": pc.max(ids).as_py(),
+                    "min_score": scores["min"].as_py(),
+                    "max_score": scores["max"].as_py(),
+                    "generation": gen,
+                    "commit_rows": _group_rows(committed),
+                }
+            )
+            write_part_index(path, f"part-{num:06d}", table)
+        names = sorted({n for r in committed for n in r.tables})
+        for name in names:
+            t = pa.concat_tables(
+                [r.tables[name] for r in committed if name in r.tables],
+                promote_options="permissive",
+            )
+            (path / name).mkdir(exist_ok=True)
+            rel = f"{name}/part-{num:06d}.parquet"
+            atomic_write(path / rel, lambda tmp, t=t: pq.write_table(t, tmp), **sync)
+            manifest.setdefault("tables", {}).setdefault(name, []).append(
+                {
+                    "file": rel,
+                    "rows": t.num_rows,
+                    "bytes": (path / rel).stat().st_size,
+                    "sha256": sha256_file(path / rel),
+                    "generation": gen,
+                }
+            )
+        faults.point("after_tables_write")
+        seq = max([int(manifest["next_seq"]), *(r.seq + 1 for r in recs)])
+        seg = f"log/seg-{seq:06d}.arrows"
+        (path / seg).unlink(missing_ok=True)  # an orphan of a crashed compaction
+        writer = SegmentWriter(path / seg, store.schema, sync=False)
+        try:
+            if committed:
+                c = committed[-1]
+                writer.append(
+                    pa.RecordBatch.from_pylist([], schema=store.schema),
+                    seq=seq,
+                    kind="commit",
+                    generation=c.generation,
+                    state=c.state,
+                    counters=c.counters,
+                )
+                seq += 1
+            for r in trailing:
+                writer.append(r.rows, seq=seq, kind=r.kind, generation=r.generation)
+                seq += 1
+            if store.sync:
+                os.fdatasync(writer._fd)
+        finally:
+            writer.close()
+        if store.sync:
+            fsync_dir(path / "log")
+        faults.point("after_segment_write")
+        old_log = list(manifest["log"])
+        prev_log = _prev_log(store)
+        manifest.update(log=[seg], next_seq=seq, next_part=num + (1 if has_rows or names else 0))
+        store._close_writer()
+        store._write_manifest(manifest)
+    except OSError as exc:
+        from evosearch.store.runstore import StoreError
+
+        raise StoreError(
+            f"cannot compact {path}: {exc.strerror or exc} (the log still holds everything)"
+        ) from None
+    for s in prev_log:  # the new prev manifest names old_log; older segments can go
+        if s not in old_log and s != seg:
+            (path / s).unlink(missing_ok=True)
+    faults.point("after_compact")
+    store._records = None
+    store._torn = False
+    store._table_cache = None
+    return True
+
+
+def _group_rows(records: list) -> list[int]:
+    """Rows per commit (appends count towards the commit that follows them), non-empty only."""
+    out, n = [], 0
+    for r in records:
+        n += r.rows.num_rows
+        if r.kind == "commit":
+            if n:
+                out.append(n)
+            n = 0
+    return out
