@@ -352,11 +352,7 @@ class Engine:
 
     def _commit_batches(self, batches: list[tuple[Batch, Results]]) -> None:
         generation = max(b.generation for b, _ in batches)
-        if _COLUMNAR_STORE:
-            rows: Any = _concat_columns([b.columns(r) for b, r in batches])
-        else:
-            rows = [ind for b, r in batches for ind in b.individuals(r)]
-        self._commit(rows, generation)
+        self._commit(_concat_columns([b.columns(r) for b, r in batches]), generation)
 
     def _commit(self, individuals: Any, generation: int | None = None) -> None:
         self.commits += 1
@@ -456,9 +452,7 @@ class Engine:
 
 
 def _create_store(run_dir: str | pathlib.Path, run_yaml: str, facts: dict | None) -> RunStore:
-    if _COLUMNAR_STORE and facts:
-        return RunStore.create(run_dir, run_yaml, facts=facts)
-    return RunStore.create(run_dir, run_yaml)
+    return RunStore.create(run_dir, run_yaml, facts=facts)
 
 
 def _concat_columns(parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -489,15 +483,6 @@ def _concat_columns(parts: list[dict[str, Any]]) -> dict[str, Any]:
             out[key] = np.stack(merged) if key == "genome" and merged and isinstance(
                 merged[0], np.ndarray) else merged
     return out
-
-
-def _columnar_store() -> bool:
-    import inspect
-
-    return "facts" in inspect.signature(RunStore.create).parameters
-
-
-_COLUMNAR_STORE = _columnar_store()
 
 
 def _run_yaml(config: RunConfig) -> str:
