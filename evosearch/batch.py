@@ -309,7 +309,10 @@ class Batch:
         else:
             genome = [json.dumps(g.to_json(), sort_keys=True) for g in self.genomes]
             kind = [g.kind for g in self.genomes]
-        status = np.asarray([s.value for s in STATUSES], dtype=object)[results.status]
+        if not results.status.any():
+            status: Any = pa.repeat("ok", n)
+        else:
+            status = np.asarray([s.value for s in STATUSES])[results.status].tolist()
         cols: dict[str, Any] = {
             "id": self.ids,
             "parent_ids": self._parents_column(),
@@ -319,7 +322,7 @@ class Batch:
             "island": np.broadcast_to(np.asarray(self.island, dtype=np.int32), (n,)),
             "genome_kind": kind if isinstance(kind, list) else pa.repeat(kind, n),
             "genome": genome,
-            "status": status.tolist(),
+            "status": status,
             "score": results.score,
             "eval_seconds": results.eval_seconds,
         }

@@ -12,7 +12,6 @@ import numpy as np
 
 from evosearch.fitness.base import FitnessContext, fitness
 from evosearch.genomes.vector import VectorGenome
-from evosearch.individual import FitnessResult
 
 
 def arm_simulate(angles: np.ndarray, link_lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -30,12 +29,14 @@ def arm_simulate(angles: np.ndarray, link_lengths: np.ndarray) -> tuple[np.ndarr
 
 
 @fitness("arm", batched=True)
-def arm(genomes: list[VectorGenome], ctx: FitnessContext) -> list[FitnessResult]:
+def arm(genomes: list[VectorGenome], ctx: FitnessContext) -> dict[str, np.ndarray]:
     """Arm repertoire: score ``-var(angles)``, descriptors = end-effector ``(x, y)``.
 
     Params: ``link_length`` (default 1.0) or ``link_lengths`` (one per joint).
+    Returns columns (``score`` ``[N]``, ``descriptors`` ``[N, 2]``): no object per row.
     """
-    angles = np.stack([g.values for g in genomes])
+    values = getattr(genomes, "values", None)  # a vector batch's [N, D] array
+    angles = values if values is not None else np.stack([g.values for g in genomes])
     dof = angles.shape[1]
     lengths = np.asarray(
         ctx.params.get("link_lengths", [float(ctx.params.get("link_length", 1.0))] * dof),
@@ -44,7 +45,4 @@ def arm(genomes: list[VectorGenome], ctx: FitnessContext) -> list[FitnessResult]
     if lengths.shape != (dof,):
         raise ValueError(f"fitness.params.link_lengths: expected {dof} lengths, got {lengths}")
     objective, pos = arm_simulate(angles, lengths)
-    return [
-        FitnessResult(score=float(o), descriptors=(float(p[0]), float(p[1])))
-        for o, p in zip(objective, pos)
-    ]
+    return {"score": objective, "descriptors": pos}

@@ -314,6 +314,13 @@ def evaluate_rows(
         previous = signal.signal(signal.SIGALRM, _on_alarm)
     score, seconds, clock = out.score, out.eval_seconds, time.perf_counter
     seed_list, id_list = seeds.tolist(), ids.tolist()
+    if isinstance(genomes, VectorRows):  # zero-copy views over the rows, built inline
+        low, high, vg = genomes.low, genomes.high, VectorGenome
+        items: Any = [new(vg) for _ in range(n)]
+        for g, row in zip(items, genomes.values):
+            g.__dict__.update(values=row, low=low, high=high)
+    else:
+        items = genomes
     try:
         for i in range(n):
             c = new(FitnessContext)
@@ -322,7 +329,7 @@ def evaluate_rows(
             try:
                 if alarm:
                     signal.setitimer(signal.ITIMER_REAL, float(spec.timeout))
-                raw = fn(genomes[i], c)
+                raw = fn(items[i], c)
                 if alarm:
                     signal.setitimer(signal.ITIMER_REAL, 0)
             except EvaluationTimeout:

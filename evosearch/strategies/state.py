@@ -40,8 +40,17 @@ def encode(value: Any, path: str = "state") -> Any:
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.random.Generator):
-        state = value.bit_generator.state
-        return {TAG: "rng", "v": json.dumps(state)}
+        bg = value.bit_generator
+        seq = getattr(bg, "seed_seq", None)  # rng.spawn() draws on it: part of the state
+        seed = None
+        if isinstance(seq, np.random.SeedSequence):
+            seed = {
+                "entropy": seq.entropy,
+                "spawn_key": list(seq.spawn_key),
+                "pool_size": seq.pool_size,
+                "n_children_spawned": seq.n_children_spawned,
+            }
+        return {TAG: "rng", "v": json.dumps(bg.state), "seed_seq": json.dumps(seed)}
     if isinstance(value, Individual):
         return {TAG: "ind", "v": json.dumps(individual_to_json(value))}
     if type(value).__name__ == "Offspring":
@@ -88,7 +97,16 @@ def decode(value: Any) -> Any:
         return int(value["v"])
     if tag == "rng":
         state = json.loads(value["v"])
-        bit_generator = getattr(np.random, state["bit_generator"])()
+        seed = json.loads(value.get("seed_seq") or "null")
+        seq = None
+        if seed is not None:
+            seq = np.random.SeedSequence(
+                seed["entropy"],
+                spawn_key=tuple(seed["spawn_key"]),
+                pool_size=seed["pool_size"],
+                n_children_spawned=seed["n_children_spawned"],
+            )
+        bit_generator = getattr(np.random, state["bit_generator"])(seq)
         bit_generator.state = state
         return np.random.Generator(bit_generator)
     if tag == "ind":

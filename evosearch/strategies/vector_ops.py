@@ -103,8 +103,10 @@ def var_and(
     mutpb: float,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """Deap ``varAnd`` on an ``[N, D]`` array: pairs (0,1), (2,3)... cross with ``cxpb``,
-    then every row mutates with ``mutpb``.
+    """The ``varAnd`` of deap on an ``[N, D]`` array.
+
+    Pairs (0,1), (2,3)... cross with probability ``cxpb``, then every row mutates with
+    probability ``mutpb``.
     """
     kids = parents.copy()
     half = kids.shape[0] // 2
