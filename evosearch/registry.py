@@ -308,6 +308,7 @@ BUILTIN_MODULES: list[str] = [
     "evosearch.strategies.evotorch",
     "evosearch.strategies.merge_cmaes",
     "evosearch.strategies.genome_pso",
+    "evosearch.strategies.map_elites",
     "evosearch.executors.serial",
     "evosearch.executors.processes",
     "evosearch.executors.ray",

@@ -1,8 +1,9 @@
 """``CellArchive``: MAP-Elites insertion over a pyribs archive (grid or CVT cells).
 
-pyribs does the binning (``index_of``), stores the elites (objective, descriptors and the
-individual id as an extra field) and computes the QD statistics. This class adds what pyribs
-does not: individuals, order-exact insertion semantics and the membership event log.
+pyribs does the binning (``index_of``); the elites are columns here (score, id,
+descriptors and, for vector runs, the genome per cell), inserted a batch at a time, with
+pyribs' definitions of the QD statistics. This class adds what pyribs does not: individuals,
+order-exact insertion semantics and the membership event log (as columns).
 
 Insertion rules (the same for every cell archive):
 
@@ -131,8 +132,6 @@ class CellArchive(EventLog):
         self._score[wc] = scores[wp]
         self._holder[wc] = ids[wp]
         self._desc[wc] = descriptors[wp]
-        self._ribs.add(np.zeros((wp.size, 0)), scores[wp], descriptors[wp],
-                       individual_id=ids[wp])
         return codes
 
     def _log_columns(self, ids, cell, other, score, improved, other_score) -> None:
@@ -209,20 +208,28 @@ class CellArchive(EventLog):
         return None if self._holder[cell] < 0 else self._member(cell)
 
     def stats(self) -> QDStats:
-        """QD statistics from pyribs (``archive.stats``), plus the id of the best elite."""
-        s = self._ribs.stats
-        if s.num_elites == 0:
+        """QD statistics with pyribs' definitions (``archive.stats``), plus the best's id.
+
+        Computed from the elite arrays: pyribs does the binning (``index_of``), the
+        elites live in ``_score``/``_holder``/``_desc`` (one write per batch, no copy into
+        a second store).
+        """
+        occupied = self._holder >= 0
+        n = int(np.count_nonzero(occupied))
+        if n == 0:
             return QDStats(0, self._num_cells, 0.0, 0.0, 0.0, None, None, None)
+        scores = self._score[occupied]
+        qd = float(np.sum(scores - self.qd_offset))
         best_cell = int(np.argmax(self._score))
         return QDStats(
-            archive_size=int(s.num_elites),
+            archive_size=n,
             num_cells=self._num_cells,
-            coverage=float(s.coverage),
-            qd_score=float(s.qd_score),
-            norm_qd_score=float(s.norm_qd_score),
-            best=float(s.obj_max),
+            coverage=n / self._num_cells,
+            qd_score=qd,
+            norm_qd_score=qd / self._num_cells,
+            best=float(self._score[best_cell]),
             best_id=int(self._holder[best_cell]),
-            mean=float(s.obj_mean),
+            mean=float(np.mean(scores)),
         )
 
     def __len__(self) -> int:
