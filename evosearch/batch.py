@@ -206,7 +206,7 @@ class Batch:
         parents: ``[N, k]`` int64 array padded with -1, or a list of id tuples.
         operator: One operator name for every row, or one per row.
         low, high: Vector bounds (run-wide facts; None when unbounded).
-        operator_params: Per-row JSON-able dicts, or None (all empty).
+        operator_params: Per-row JSON-able dicts, one dict for every row, or None (empty).
         island: One island for every row, or an int array.
         cost: Per-row LLM cost of producing the genome, or None.
         preset: Row -> result for rows whose variation failed (stored, not evaluated).
@@ -219,7 +219,7 @@ class Batch:
     operator: str | list[str] = "init"
     low: np.ndarray | None = None
     high: np.ndarray | None = None
-    operator_params: list[dict[str, Any]] | None = None
+    operator_params: list[dict[str, Any]] | dict[str, Any] | None = None
     island: int | np.ndarray = 0
     cost: list[Cost] | None = None
     preset: dict[int, FitnessResult] | None = None
@@ -257,12 +257,18 @@ class Batch:
             genome=self.genome(i),
             parent_ids=self.parent_tuple(i),
             operator=self.operator if isinstance(self.operator, str) else self.operator[i],
-            operator_params=self.operator_params[i] if self.operator_params else {},
+            operator_params=self._params(i),
             generation=self.generation,
             island=int(self.island if np.isscalar(self.island) else self.island[i]),
             result=result,
             cost=self.cost[i] if self.cost else Cost(),
         )
+
+    def _params(self, i: int) -> dict[str, Any]:
+        p = self.operator_params
+        if isinstance(p, dict):
+            return dict(p)
+        return p[i] if p else {}
 
     def individuals(self, results: Results | None = None) -> list[Individual]:
         return [self.individual(i, results) for i in range(len(self))]
@@ -326,8 +332,11 @@ class Batch:
             "score": results.score,
             "eval_seconds": results.eval_seconds,
         }
-        if self.operator_params:
-            cols["operator_params"] = [json.dumps(p, sort_keys=True) for p in self.operator_params]
+        params = self.operator_params
+        if isinstance(params, dict):  # one dict for every row
+            cols["operator_params"] = pa.repeat(json.dumps(params, sort_keys=True), n)
+        elif params:
+            cols["operator_params"] = [json.dumps(p, sort_keys=True) for p in params]
         if results.metrics:
             cols["metrics"] = results.metrics
         if isinstance(results.descriptors, np.ndarray):
@@ -382,7 +391,8 @@ class Batch:
             genomes=genomes,
             parents=parents,
             operator=self.operator if isinstance(self.operator, str) else pick(self.operator),
-            operator_params=pick(self.operator_params),
+            operator_params=self.operator_params if isinstance(self.operator_params, dict)
+            else pick(self.operator_params),
             island=self.island if np.isscalar(self.island) else self.island[rows],
             cost=pick(self.cost),
             preset=preset,

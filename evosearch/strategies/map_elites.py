@@ -106,7 +106,7 @@ class MapElites(Strategy):
         np.clip(x, self.low, self.high, out=x)
         x.setflags(write=False)
         return Batch(np.empty(0, np.int64), 0, x, parents, op, self.low, self.high,
-                     None if parents is None else [{"sigma": p.sigma}] * n)
+                     None if parents is None else {"sigma": p.sigma})
 
     def _tell_batch(self, batch: Batch, results: Results) -> None:
         desc = results.descriptor_array(self.archive._dims)

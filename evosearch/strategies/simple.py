@@ -93,7 +93,7 @@ class HillClimb(BoxStrategy):
         noise = self.rng.normal(size=(n, p.dimension)) * self.sigma * width
         xs = np.clip(self.incumbent_x + noise, p.low, p.high)
         parents = np.full((n, 1), self.incumbent_id, dtype=np.int64)
-        return self._batch(xs, parents, "hill_climb.gaussian", [{"sigma": self.sigma}] * n)
+        return self._batch(xs, parents, "hill_climb.gaussian", {"sigma": self.sigma})
 
     def _tell_batch(self, batch: Batch, results: Results) -> None:
         scores = results.score
