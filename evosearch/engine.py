@@ -469,6 +469,8 @@ def _concat_columns(parts: list[dict[str, Any]]) -> dict[str, Any]:
         cols = [p.get(key) for p in parts]
         if all(isinstance(c, np.ndarray) for c in cols):
             out[key] = np.concatenate(cols)
+        elif all(isinstance(c, pa.Array) for c in cols) and len({c.type for c in cols}) == 1:
+            out[key] = pa.concat_arrays(cols)
         else:
             merged: list = []
             for c, n in zip(cols, sizes):
