@@ -25,6 +25,11 @@ STRATEGY_PARAMS: dict[str, dict] = {
     "pgpe": {"dimension": 3, "popsize": 6},
     "random_search": {"dimension": 3, "popsize": 6},
     "hill_climb": {"dimension": 3, "popsize": 6},
+    "map_elites": {
+        "dimension": 3,
+        "batch_size": 6,
+        "archive": {"name": "grid", "params": {"dims": [4, 4], "ranges": [[-5, 5], [-5, 5]]}},
+    },
 }
 
 OPERATOR_PARAMS: dict[str, dict] = {}
