@@ -14,6 +14,7 @@ import dataclasses
 import math
 import pathlib
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -451,9 +452,9 @@ def _run_yaml(config: RunConfig) -> str:
 def _default_device(params: dict[str, Any]) -> str:
     if "device" in params:
         return str(params["device"])
-    try:
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    except ImportError:
+    # The fitness's module is imported by now: one that uses torch has imported it. One that
+    # does not never pays torch's import (seconds) to learn of a device it will not use.
+    torch = sys.modules.get("torch")
+    if torch is None:
         return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"
