@@ -72,7 +72,7 @@ def code_run_config(tmp_path, responses: list[str]) -> dict:
     (tmp_path / "prog").mkdir()
     (tmp_path / "prog" / "main.py").write_text(program(1))
     (tmp_path / "evaluator.py").write_text(EVALUATOR)
-    llm = {"name": "scripted", "params": {"responses": responses}}
+    llm = {"ref": "scripted", "params": {"responses": responses}}
     return {
         "name": "code-e2e",
         "seed": 1,
@@ -82,12 +82,12 @@ def code_run_config(tmp_path, responses: list[str]) -> dict:
             "params": {"evaluator": str(tmp_path / "evaluator.py"), "limits": {"timeout": 20}},
         },
         "strategy": {
-            "name": "archive",
+            "ref": "archive",
             "params": {
                 "batch_size": 2,
-                "init": {"name": "code.from_dir", "params": {"path": str(tmp_path / "prog")}},
-                "operators": [{"name": "llm.rewrite", "params": {"llm": llm, "inspirations": 1}}],
-                "archive": {"name": "population", "params": {"size": 4}},
+                "init": {"ref": "code.from_dir", "params": {"path": str(tmp_path / "prog")}},
+                "operators": [{"ref": "llm.rewrite", "params": {"llm": llm, "inspirations": 1}}],
+                "archive": {"ref": "population", "params": {"size": 4}},
             },
         },
     }
@@ -125,8 +125,8 @@ def test_the_circle_packing_example_is_wired_end_to_end(tmp_path):
         "    extra = np.array([[0.0, 0.0]])\n>>>>>>> REPLACE\n"
     )
     op = cfg["strategy"]["params"]["operators"][0]["params"]
-    op["llm"] = {"name": "scripted", "params": {"responses": [diff]}}
-    cfg.update(budget={"evaluations": 3}, executor={"name": "serial"})
+    op["llm"] = {"ref": "scripted", "params": {"responses": [diff]}}
+    cfg.update(budget={"evaluations": 3}, executor={"ref": "serial"})
     cfg["strategy"]["params"]["batch_size"] = 1
     summary = Engine.create(cfg, tmp_path / "run").run()
     clear_backends()
@@ -142,7 +142,7 @@ def test_the_prompt_evolution_example_is_wired_end_to_end(tmp_path):
     """EvoPrompt GA over the generated sentiment task, with scripted LLMs (tests only)."""
     clear_backends()
     cfg = copy.deepcopy(example("examples/prompt-evolution.yaml"))
-    cfg["fitness"]["params"]["llm"] = {"name": "scripted", "params": {"responses": ["positive"]}}
+    cfg["fitness"]["params"]["llm"] = {"ref": "scripted", "params": {"responses": ["positive"]}}
     cfg["fitness"]["params"]["examples"] = 6
     op = cfg["strategy"]["params"]["operators"][0]["params"]
     op["llm"] = {

@@ -13,15 +13,15 @@ CONFIGS = {
     "cmaes": sphere_config(budget={"generations": 4}),
     "snes": sphere_config(
         budget={"generations": 4},
-        strategy={"name": "snes", "params": {"dimension": 4, "popsize": 6}},
+        strategy={"ref": "snes", "params": {"dimension": 4, "popsize": 6}},
     ),
     "pgpe": sphere_config(
         budget={"generations": 4},
-        strategy={"name": "pgpe", "params": {"dimension": 4, "popsize": 6}},
+        strategy={"ref": "pgpe", "params": {"dimension": 4, "popsize": 6}},
     ),
     "ga": sphere_config(
         budget={"generations": 4},
-        strategy={"name": "ga", "params": {"dimension": 4, "population_size": 8}},
+        strategy={"ref": "ga", "params": {"dimension": 4, "population_size": 8}},
     ),
     "ga-nsga2": sphere_config(
         budget={"generations": 4},

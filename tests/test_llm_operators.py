@@ -22,7 +22,7 @@ def fresh_backends():
 
 
 def scripted(*responses: str, **params) -> dict:
-    return {"name": "scripted", "params": {"responses": list(responses), **params}}
+    return {"ref": "scripted", "params": {"responses": list(responses), **params}}
 
 
 def make(name: str, **params):
@@ -178,4 +178,4 @@ def test_operator_params_are_validated_with_key_paths():
         registry.operators.get("llm.rewrite").create({"llm": scripted("x"), "inspirations": -1})
     for name in ("llm.diff", "llm.evoprompt_de"):
         with pytest.raises(registry.RegistryError, match="params.llm: .*unknown llm 'nosuch'"):
-            registry.operators.get(name).create({"llm": {"name": "nosuch"}})
+            registry.operators.get(name).create({"llm": {"ref": "nosuch"}})

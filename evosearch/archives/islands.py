@@ -45,7 +45,7 @@ class Islands:
     islands: int = Field(default=4, ge=1)
     migrate_every: int = Field(default=5, ge=1)
     fraction: float = Field(default=0.1, gt=0, le=1)
-    archive: PluginConfig = PluginConfig(name="population")
+    archive: PluginConfig = PluginConfig(ref="population")
 
     def __post_init__(self) -> None:
         if self.archive.name == "islands":

@@ -33,7 +33,7 @@ def archive_config(config: RunConfig | PluginConfig | dict[str, Any]) -> PluginC
     archive = config.strategy.params.get("archive")
     if config.strategy.name != "archive" and archive is None:
         raise ValueError(f"strategy {config.strategy.name!r} keeps no archive")
-    return PluginConfig.model_validate(archive or {"name": "population"})
+    return PluginConfig.model_validate(archive or {"ref": "population"})
 
 
 def build_archive(config: RunConfig | PluginConfig | dict[str, Any]):
@@ -90,7 +90,7 @@ def cell_layout(config: RunConfig | PluginConfig | dict[str, Any]) -> dict[str, 
     """
     cfg = archive_config(config)
     if cfg.name == "islands":
-        inner = cfg.params.get("archive") or {"name": "population"}
+        inner = cfg.params.get("archive") or {"ref": "population"}
         return cell_layout(PluginConfig.model_validate(inner))
     if cfg.name not in ("grid", "cvt"):
         return None

@@ -107,7 +107,7 @@ def get_cache_dir() -> pathlib.Path | None:
 
 
 def backend_from_config(config: Any, *, cache_dir: str | pathlib.Path | None = None) -> LLMBackend:
-    """The shared backend instance for a ``PluginConfig`` (or ``{name, params}`` dict).
+    """The shared backend instance for a ``PluginConfig`` (or ``{ref, params}`` dict).
 
     One instance per distinct config per process: operators hold only the config, so
     checkpoints stay small and a model is loaded once. With a cache directory (``cache_dir``,
@@ -118,7 +118,7 @@ def backend_from_config(config: Any, *, cache_dir: str | pathlib.Path | None = N
         registry.RegistryError: for an unknown backend or bad parameters.
     """
     if isinstance(config, dict):
-        name, params = config["name"], dict(config.get("params", {}))
+        name, params = config.get("ref") or config["name"], dict(config.get("params", {}))
     else:
         name, params = config.name, dict(config.params)
     key = json.dumps([name, params], sort_keys=True, default=str)

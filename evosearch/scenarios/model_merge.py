@@ -55,7 +55,7 @@ def merge_config(
             "timeout": 900,
         },
         "strategy": {
-            "name": "merge_cmaes",
+            "ref": "merge_cmaes",
             "params": {
                 "pool": pool,
                 "popsize": popsize,
@@ -93,7 +93,7 @@ def genome_config(
             "timeout": 900,
         },
         "strategy": {
-            "name": "genome",
+            "ref": "genome",
             "params": {"pool": pool, "models": list(models), "population_size": population_size},
         },
     }

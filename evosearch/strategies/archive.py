@@ -54,9 +54,9 @@ class ArchiveParams(pydantic.BaseModel):
     batch_size: int = Field(default=16, ge=1)
     init: PluginConfig
     init_size: int | None = Field(default=None, ge=1)
-    selector: PluginConfig = PluginConfig(name="tournament")
+    selector: PluginConfig = PluginConfig(ref="tournament")
     operators: list[OperatorStep] = Field(min_length=1)
-    archive: PluginConfig = PluginConfig(name="population")
+    archive: PluginConfig = PluginConfig(ref="population")
     dedup: bool = False
     parallel_variations: int = Field(default=1, ge=1)
 

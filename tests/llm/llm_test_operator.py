@@ -47,7 +47,7 @@ def llm_run(url: str, budget: dict) -> dict:
     cfg = archive_config(budget=budget)
     cfg["strategy"]["params"]["batch_size"] = 4
     cfg["strategy"]["params"]["operators"] = [
-        {"name": "llm_test_operator:AskThenNudge", "params": {"llm": llm}}
+        {"ref": "llm_test_operator:AskThenNudge", "params": {"llm": llm}}
     ]
     return cfg
 

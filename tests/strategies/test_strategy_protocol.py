@@ -24,7 +24,7 @@ def make(name: str, seed: int = 0):
         {
             "budget": {"generations": 1},
             "fitness": "sphere",
-            "strategy": {"name": name, "params": STRATEGY_PARAMS[name]},
+            "strategy": {"ref": name, "params": STRATEGY_PARAMS[name]},
         }
     )
     return build_strategy(cfg, np.random.default_rng(seed))
