@@ -70,7 +70,7 @@ def build_strategy(config: RunConfig, rng: np.random.Generator) -> Strategy:
     """
     entry = registry.strategies.get(config.strategy.name)
     cls = entry.obj
-    params_model = getattr(cls, "Params", None)
+    params_model = cls.Params
     if params_model is None:
         return registry.instantiate(
             cls, {**config.strategy.params, "rng": rng}, key="strategy.params", what="strategy"
@@ -183,8 +183,7 @@ class Engine:
             else:
                 strategy = state["strategy"]
                 counters = state["counters"]
-                if hasattr(strategy, "restore"):  # state rebuilt from the stored individuals
-                    strategy.restore(store)
+                strategy.restore(store)  # state rebuilt from the stored individuals
             strategy.drop_pending()
             engine = cls(config, store, strategy, counters=counters)
         except BaseException:
@@ -341,7 +340,7 @@ class Engine:
         counters = self.counters()
         generation = max((i.generation for i in individuals), default=self.generation)
         tables = archive_tables(  # drains the archive's events before the state is saved
-            getattr(self.strategy, "archive", None),
+            self.strategy.archive,
             generation=generation,
             evaluations=self.evaluations,
         )

@@ -394,18 +394,62 @@ def _check_operator(name: str, obj: Any, meta: dict) -> None:
         raise TypeError(f"operator {name!r}: {_qualname(obj)} needs an int class attribute 'arity'")
 
 
-operators: Registry[Any] = Registry("operator", _check_operator, BUILTINS["operator"])
+def _derives(
+    base: str, check: Callable[[str, Any, dict], None]
+) -> Callable[[str, Any, dict], None]:
+    """``check``, and a class must derive from its family's base (``module:Class``).
+
+    The base declares the capabilities the engine reads (``uses_context``, ``islands`` ...)
+    with their defaults (STYLE.md 17); ``evosearch.api`` re-exports every base.
+    """
+
+    def checker(name: str, obj: Any, meta: dict) -> None:
+        if isinstance(obj, type):
+            cls = resolve_reference(base)
+            if not issubclass(obj, cls):
+                raise TypeError(
+                    f"{name!r}: {_qualname(obj)} must derive from evosearch.api.{cls.__name__}, "
+                    f"which declares what the engine may ask of it"
+                )
+        check(name, obj, meta)
+
+    return checker
+
+
+operators: Registry[Any] = Registry(
+    "operator", _derives("evosearch.operators.base:Operator", _check_operator), BUILTINS["operator"]
+)
 selectors: Registry[Any] = Registry(
-    "selector", _check_callable_params(("individuals", "n", "rng")), BUILTINS["selector"]
+    "selector",
+    _derives(
+        "evosearch.operators.base:Selector", _check_callable_params(("individuals", "n", "rng"))
+    ),
+    BUILTINS["selector"],
 )
 initializers: Registry[Any] = Registry(
-    "initializer", _check_callable_params(("n", "rng")), BUILTINS["initializer"]
+    "initializer",
+    _derives("evosearch.operators.base:Initializer", _check_callable_params(("n", "rng"))),
+    BUILTINS["initializer"],
 )
 fitnesses: Registry[Any] = Registry("fitness", _check_fitness, BUILTINS["fitness"])
-archives: Registry[Any] = Registry("archive", _check_class("add", "members"), BUILTINS["archive"])
-strategies: Registry[Any] = Registry("strategy", _check_class("ask", "tell"), BUILTINS["strategy"])
-executors: Registry[Any] = Registry("executor", _check_class("evaluate"), BUILTINS["executor"])
-llms: Registry[Any] = Registry("llm", _check_class("generate"), BUILTINS["llm"])
+archives: Registry[Any] = Registry(
+    "archive",
+    _derives("evosearch.archives.base:Archive", _check_class("add", "members")),
+    BUILTINS["archive"],
+)
+strategies: Registry[Any] = Registry(
+    "strategy",
+    _derives("evosearch.strategies.base:Strategy", _check_class("ask", "tell")),
+    BUILTINS["strategy"],
+)
+executors: Registry[Any] = Registry(
+    "executor",
+    _derives("evosearch.executors.base:Executor", _check_class("evaluate")),
+    BUILTINS["executor"],
+)
+llms: Registry[Any] = Registry(
+    "llm", _derives("evosearch.llm.base:LLMBackend", _check_class("generate")), BUILTINS["llm"]
+)
 
 REGISTRIES: dict[str, Registry[Any]] = {
     r.family: r

@@ -62,7 +62,7 @@ def test_every_registered_plugin_fits_its_family(family, name):
         with pytest.raises((registry.RegistryError, TypeError, ValueError)):
             entry.create({"no_such_param": 1})
     if family == "strategy":
-        assert hasattr(entry.obj, "Params"), "strategies declare a pydantic Params model"
+        assert entry.obj.Params is not None, "strategies declare a pydantic Params model"
         with pytest.raises(Exception, match="no_such_param"):
             entry.obj.Params(no_such_param=1)
     if family == "strategy" and name not in EXERCISED_ELSEWHERE["strategy"]:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from evosearch.archives.base import EventLog
+from evosearch.archives.base import Archive, EventLog
 from evosearch.archives.descriptors import DescriptorSpec, descriptors_of
 from evosearch.archives.population import AddStatus
 from evosearch.archives.tables import Event, MembershipEvent, QDStats
@@ -31,7 +31,7 @@ from evosearch.individual import Individual, Status
 OK = Status.OK
 
 
-class CellArchive(EventLog):
+class CellArchive(EventLog, Archive):
     """Base of ``GridArchive``/``CVTArchive``: subclasses build ``self._ribs`` in ``_setup``."""
 
     qd_offset: float

@@ -13,7 +13,6 @@ from typing import Any
 import pyarrow as pa
 
 from evosearch import registry
-from evosearch.archives.base import qd_stats_of
 from evosearch.archives.tables import ARCHIVE_TABLE, QD_TABLE, events_table, qd_table
 from evosearch.config import PluginConfig, RunConfig
 from evosearch.store import schema
@@ -57,9 +56,7 @@ def rebuild_archive(store: RunStore, config: RunConfig | PluginConfig | dict[str
     archive = build_archive(config)
     for part in store.parts:
         archive.add(schema.from_table(pq.read_table(store.path / part["file"])))
-    drain = getattr(archive, "drain_events", None)
-    if drain is not None:
-        drain()
+    archive.drain_events()
     return archive
 
 
@@ -68,11 +65,10 @@ def archive_tables(archive: Any, *, generation: int, evaluations: int) -> dict[s
 
     Returns ``{}`` for a strategy without an archive. Drains the archive's event log.
     """
-    if archive is None or not hasattr(archive, "members"):
+    if archive is None:
         return {}
-    drain = getattr(archive, "drain_events", None)
-    events = drain() if drain is not None else []
-    stats = archive.stats() if hasattr(archive, "stats") else qd_stats_of(archive.members())
+    events = archive.drain_events()
+    stats = archive.stats()
     return {
         ARCHIVE_TABLE: events_table(events, generation),
         QD_TABLE: qd_table(stats, generation=generation, evaluations=evaluations),

@@ -19,7 +19,14 @@ from evosearch.config import PluginConfig
 from evosearch.genomes.code import CodeGenome
 from evosearch.individual import Cost, Individual
 from evosearch.llm import templates
-from evosearch.operators.base import PARAMS, Child, VariationContext, VariationError
+from evosearch.operators.base import (
+    PARAMS,
+    Child,
+    Initializer,
+    Operator,
+    VariationContext,
+    VariationError,
+)
 from evosearch.operators.code_edits import (
     EditError,
     apply_diff,
@@ -66,7 +73,7 @@ def render_inspirations(context: VariationContext | None, limit: int) -> str:
 
 
 @dataclass(config=PARAMS)
-class _LLMCodeOperator:
+class _LLMCodeOperator(Operator):
     """Parameters shared by the code operators.
 
     Attributes:
@@ -228,7 +235,7 @@ class LLMCodeCrossover(_LLMCodeOperator):
 
 @registry.initializers.register("code.from_dir")
 @dataclass(config=PARAMS)
-class ProgramFromDir:
+class ProgramFromDir(Initializer):
     """The initial population: ``n`` copies of the program in ``path`` (``*.py`` files).
 
     Attributes:

@@ -20,7 +20,14 @@ from evosearch.config import PluginConfig
 from evosearch.genomes.text import TextGenome
 from evosearch.individual import Cost, Individual
 from evosearch.llm import templates
-from evosearch.operators.base import PARAMS, Child, VariationContext, VariationError
+from evosearch.operators.base import (
+    PARAMS,
+    Child,
+    Initializer,
+    Operator,
+    VariationContext,
+    VariationError,
+)
 from evosearch.operators.llm_common import (
     ask_llm,
     feedback_text,
@@ -54,7 +61,7 @@ def _text(genome: object) -> TextGenome:
 
 
 @dataclass(config=PARAMS)
-class _LLMPromptOperator:
+class _LLMPromptOperator(Operator):
     """Parameters shared by the prompt operators.
 
     Attributes:
@@ -201,7 +208,7 @@ class EvoPromptDE(_LLMPromptOperator):
 
 @registry.initializers.register("text.prompts")
 @dataclass(config=PARAMS)
-class SeedPrompts:
+class SeedPrompts(Initializer):
     """The initial population: the given prompts, cycled to ``n`` (EvoPrompt's manual seeds).
 
     Attributes:

@@ -18,7 +18,7 @@ from pydantic.dataclasses import dataclass
 
 from evosearch import registry
 from evosearch.genomes.weights import WeightsGenome
-from evosearch.operators.base import PARAMS, Child
+from evosearch.operators.base import PARAMS, Child, Operator
 
 
 def tensor_seed(seed: int, name: str) -> int:
@@ -55,7 +55,7 @@ def add_noise(
 
 @registry.operators.register("noise.gaussian")
 @dataclass(config=PARAMS)
-class GaussianNoise:
+class GaussianNoise(Operator):
     """Mutation: the parent recipe plus seeded Gaussian noise (a new seed per child).
 
     Attributes:

@@ -12,12 +12,12 @@ from pydantic.dataclasses import dataclass
 
 from evosearch import registry
 from evosearch.genomes.seedchain import MAX_SEED, SeedChainGenome
-from evosearch.operators.base import PARAMS, Child
+from evosearch.operators.base import PARAMS, Child, Initializer, Operator
 
 
 @registry.initializers.register("seedchain.random")
 @dataclass(config=PARAMS)
-class RandomSeedChains:
+class RandomSeedChains(Initializer):
     """``n`` genomes, each a fresh random initial seed."""
 
     sigma: float = Field(default=0.05, gt=0)
@@ -28,7 +28,7 @@ class RandomSeedChains:
 
 @registry.operators.register("seedchain.mutate")
 @dataclass(config=PARAMS)
-class SeedChainMutation:
+class SeedChainMutation(Operator):
     """θ' = θ + σ·ε(seed): append one fresh seed to the chain."""
 
     arity = 1

@@ -12,11 +12,11 @@ from pydantic.dataclasses import dataclass
 from evosearch.genomes.vector import VectorGenome
 from evosearch.individual import Cost
 from evosearch.llm.base import LLMRequest, backend_from_config
-from evosearch.operators.base import PARAMS, Child, VariationError
+from evosearch.operators.base import PARAMS, Child, Operator, VariationError
 
 
 @dataclass(config=PARAMS)
-class AskThenNudge:
+class AskThenNudge(Operator):
     """Sends one seeded request per child; the answer is ignored, its usage recorded."""
 
     llm: dict[str, Any]
@@ -53,7 +53,7 @@ def llm_run(url: str, budget: dict) -> dict:
 
 
 @dataclass(config=PARAMS)
-class AskForNumber:
+class AskForNumber(Operator):
     """Asks for a number and adds it to the first coordinate; an answer without one fails."""
 
     llm: dict[str, Any]
