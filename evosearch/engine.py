@@ -73,13 +73,18 @@ def build_strategy(config: RunConfig, rng: np.random.Generator) -> Strategy:
     params_model = cls.Params
     if params_model is None:
         return registry.instantiate(
-            cls, {**config.strategy.params, "rng": rng}, key="strategy.params", what="strategy"
+            cls,
+            {**config.strategy.params, "rng": rng},
+            key="strategy.params",
+            what="strategy",
+            population=True,
         )
     params = registry.instantiate(
         params_model,
         dict(config.strategy.params),
         key="strategy.params",
         what=f"strategy {config.strategy.name!r}",
+        population=True,
     )
     return cls(params, rng=rng)
 

@@ -267,12 +267,14 @@ def resolve_reference(ref: str) -> Any:
     return obj
 
 
-def instantiate(cls: Any, params: dict[str, Any], *, key: str, what: str) -> Any:
+def instantiate(
+    cls: Any, params: dict[str, Any], *, key: str, what: str, population: bool = False
+) -> Any:
     """Build ``cls(**params)`` turning validation failures into errors with the key path.
 
-    ``population_size`` is passed under whichever spelling ``cls`` takes
-    (``population_size``, ``batch_size`` or ``popsize``); the other two are accepted from a
-    config as deprecated spellings.
+    With ``population=True`` (strategies), ``population_size`` is passed under whichever
+    spelling ``cls`` takes (``population_size``, ``batch_size`` or ``popsize``); the other two
+    are accepted from a config as deprecated spellings.
 
     Raises:
         RegistryError: naming ``key`` and the accepted parameters.
@@ -281,7 +283,7 @@ def instantiate(cls: Any, params: dict[str, Any], *, key: str, what: str) -> Any
 
     if not isinstance(params, dict):
         raise RegistryError(f"{key}: must be a mapping of parameters, got {type(params).__name__}")
-    params, renamed = _population_size(cls, params, key)
+    params, renamed = _population_size(cls, params, key) if population else (params, {})
     try:
         return cls(**params)
     except pydantic.ValidationError as exc:

@@ -14,17 +14,17 @@ VECTOR_INIT = {"ref": "vector.uniform", "params": {"dimension": 3}}
 
 STRATEGY_PARAMS: dict[str, dict] = {
     "archive": {
-        "batch_size": 6,
+        "population_size": 6,
         "init": VECTOR_INIT,
         "operators": [{"ref": "vector.sbx"}, {"ref": "vector.gaussian"}],
         "archive": {"ref": "population", "params": {"size": 6}},
     },
     "ga": {"population_size": 8, "dimension": 3},
-    "cmaes": {"dimension": 3, "popsize": 6},
-    "snes": {"dimension": 3, "popsize": 6},
-    "pgpe": {"dimension": 3, "popsize": 6},
-    "random_search": {"dimension": 3, "popsize": 6},
-    "hill_climb": {"dimension": 3, "popsize": 6},
+    "cmaes": {"dimension": 3, "population_size": 6},
+    "snes": {"dimension": 3, "population_size": 6},
+    "pgpe": {"dimension": 3, "population_size": 6},
+    "random_search": {"dimension": 3, "population_size": 6},
+    "hill_climb": {"dimension": 3, "population_size": 6},
 }
 
 OPERATOR_PARAMS: dict[str, dict] = {}
