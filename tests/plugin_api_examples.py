@@ -1,6 +1,6 @@
 """The minimal plugin of every family shown in docs/plugins.md, written against evosearch.api.
 
-tests/test_api.py runs them in a real run, so the documentation's examples keep working.
+tests/test_plugin_api.py runs them in a real run, so the documentation's examples keep working.
 """
 
 from __future__ import annotations
