@@ -66,7 +66,7 @@ def archive_config(**overrides) -> dict:
         "strategy": {
             "ref": "archive",
             "params": {
-                "batch_size": 8,
+                "population_size": 8,
                 "init": {"ref": "vector.uniform", "params": {"dimension": 3}},
                 "operators": [
                     {"ref": "vector.sbx"},

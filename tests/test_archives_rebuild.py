@@ -42,7 +42,7 @@ def arm_config(archive: dict, generations: int = 6) -> dict:
         "strategy": {
             "ref": "archive",
             "params": {
-                "batch_size": 10,
+                "population_size": 10,
                 "init": {
                     "ref": "vector.uniform",
                     "params": {"dimension": 6, "low": -3.14, "high": 3.14},

@@ -13,11 +13,11 @@ CONFIGS = {
     "cmaes": sphere_config(budget={"generations": 4}),
     "snes": sphere_config(
         budget={"generations": 4},
-        strategy={"ref": "snes", "params": {"dimension": 4, "popsize": 6}},
+        strategy={"ref": "snes", "params": {"dimension": 4, "population_size": 6}},
     ),
     "pgpe": sphere_config(
         budget={"generations": 4},
-        strategy={"ref": "pgpe", "params": {"dimension": 4, "popsize": 6}},
+        strategy={"ref": "pgpe", "params": {"dimension": 4, "population_size": 6}},
     ),
     "ga": sphere_config(
         budget={"generations": 4},

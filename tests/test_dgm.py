@@ -151,7 +151,7 @@ def dgm_config(respond: str, generations: int = 1, **fitness_extra) -> dict:
         "strategy": {
             "ref": "archive",
             "params": {
-                "batch_size": 1,
+                "population_size": 1,
                 "init": {"ref": "dgm.initial_agent"},
                 "init_size": 1,
                 "selector": {"ref": "dgm"},

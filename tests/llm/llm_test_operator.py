@@ -45,7 +45,7 @@ def llm_run(url: str, budget: dict) -> dict:
         "params": {"base_url": url, "model": "m", "price_in": 2.0, "price_out": 4.0},
     }
     cfg = archive_config(budget=budget)
-    cfg["strategy"]["params"]["batch_size"] = 4
+    cfg["strategy"]["params"]["population_size"] = 4
     cfg["strategy"]["params"]["operators"] = [
         {"ref": "llm_test_operator:AskThenNudge", "params": {"llm": llm}}
     ]

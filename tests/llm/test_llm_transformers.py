@@ -155,7 +155,7 @@ def test_a_run_with_a_random_model_records_garbage_as_failed_mutations_and_goes_
 
     llm = {"ref": "transformers", "params": {"path": str(checkpoint), "device": "cpu"}}
     cfg = archive_config(budget={"generations": 3})
-    cfg["strategy"]["params"]["batch_size"] = 4
+    cfg["strategy"]["params"]["population_size"] = 4
     cfg["strategy"]["params"]["operators"] = [
         {"ref": "llm_test_operator:AskForNumber", "params": {"llm": llm}}
     ]

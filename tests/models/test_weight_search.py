@@ -73,7 +73,7 @@ def test_merge_cmaes_run_stores_recipes_and_exports(pico_pool, tmp_path):
             "ref": "merge_cmaes",
             "params": {
                 "pool": _pool(pico_pool),
-                "popsize": 6,
+                "population_size": 6,
                 "genotype": {"models": ["m1", "m2"], "method": "linear", "layer_groups": 2},
             },
         },
@@ -140,7 +140,7 @@ def test_export_without_a_pool_is_a_one_line_error(tmp_path, pico_pool):
         "name": "merge",
         "budget": {"generations": 1},
         "fitness": {"ref": "sphere"},
-        "strategy": {"ref": "cmaes", "params": {"dimension": 2, "popsize": 4}},
+        "strategy": {"ref": "cmaes", "params": {"dimension": 2, "population_size": 4}},
     }
     Engine.create(cfg, tmp_path / "run").run()
     proc = run_cli("export", tmp_path / "run", "0", "--to", tmp_path / "x")

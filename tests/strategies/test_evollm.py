@@ -154,7 +154,7 @@ def test_evollm_runs_are_deterministic_with_a_scripted_backend(tmp_path):
             "fitness": {"ref": "bbob", "params": {"function": 1, "dimension": 3}},
             "strategy": {
                 "ref": "evollm",
-                "params": {"dimension": 3, "popsize": 5, "block_size": 2,
+                "params": {"dimension": 3, "population_size": 5, "block_size": 2,
                            "llm": _llm(["40,60", "55", "x", "10,20"])},
             },
         }

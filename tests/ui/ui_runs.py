@@ -171,7 +171,7 @@ def grid_config(**overrides) -> dict:
         "strategy": {
             "ref": "archive",
             "params": {
-                "batch_size": 30,
+                "population_size": 30,
                 "init": {"ref": "vector.normal", "params": {"dimension": 4, "std": 0.5}},
                 "selector": {"ref": "uniform"},
                 "operators": [{"ref": "vector.gaussian", "params": {"sigma": 0.3}}],
