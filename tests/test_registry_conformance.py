@@ -28,7 +28,7 @@ from evosearch.fitness.base import FitnessContext, FitnessSpec
 from evosearch.genomes import VectorGenome
 from evosearch.genomes.base import genome_from_json, genome_kinds
 from evosearch.individual import FitnessResult, Individual, Status
-from evosearch.operators.base import Child
+from evosearch.strategies.base import Offspring
 
 
 def shipped(entry: registry.Entry) -> bool:
@@ -94,10 +94,10 @@ def test_operator_protocol(name):
     children = op(parents, np.random.default_rng(1))
     again = op(parents, np.random.default_rng(1))
     assert isinstance(children, list) and children
-    genomes = [c.genome if isinstance(c, Child) else c for c in children]
+    genomes = [c.genome if isinstance(c, Offspring) else c for c in children]
     assert all(g.kind == parents[0].kind for g in genomes)
     assert [g.fingerprint() for g in genomes] == [
-        (c.genome if isinstance(c, Child) else c).fingerprint() for c in again
+        (c.genome if isinstance(c, Offspring) else c).fingerprint() for c in again
     ], "same rng seed, same children"
     assert all(p.values.flags.writeable is False for p in parents)  # parents untouched
     with pytest.raises((TypeError, ValueError)):

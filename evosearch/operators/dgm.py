@@ -26,8 +26,8 @@ from evosearch.genomes.code import CodeGenome
 from evosearch.llm.templates import render
 from evosearch.operators.base import (
     PARAMS,
-    Child,
     Initializer,
+    Offspring,
     Operator,
     VariationContext,
     VariationError,
@@ -99,7 +99,7 @@ class SelfImprove(Operator):
         parents: Sequence[CodeGenome],
         rng: np.random.Generator,
         context: VariationContext | None = None,
-    ) -> list[Child]:
+    ) -> list[Offspring]:
         (parent,) = parents
         if not isinstance(parent, CodeGenome):
             raise VariationError(f"dgm.self_improve needs a CodeGenome, got {type(parent)}")
@@ -173,7 +173,7 @@ class SelfImprove(Operator):
             "llm_requests": agent_run.llm_requests,
             "changed_files": sorted(p for p in edited if edited[p] != parent.files.get(p)),
         }
-        return [Child(child, params, cost)]
+        return [Offspring(child, operator_params=params, cost=cost)]
 
 
 def _failures(context: VariationContext | None) -> list[dict[str, str]]:

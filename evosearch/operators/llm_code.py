@@ -21,8 +21,8 @@ from evosearch.individual import Cost, Individual
 from evosearch.llm import templates
 from evosearch.operators.base import (
     PARAMS,
-    Child,
     Initializer,
+    Offspring,
     Operator,
     VariationContext,
     VariationError,
@@ -119,7 +119,7 @@ class _LLMCodeOperator(Operator):
                 check_syntax({p: child.files[p] for p in changed})
             except EditError as exc:
                 raise VariationError(str(exc), raw=raw, cost=cost) from None
-        return [Child(child, {**params, "changed": changed}, cost)]
+        return [Offspring(child, operator_params={**params, "changed": changed}, cost=cost)]
 
 
 def _code(genome: object) -> CodeGenome:
@@ -141,7 +141,7 @@ class LLMDiffMutation(_LLMCodeOperator):
         parents: Sequence[CodeGenome],
         rng: np.random.Generator,
         context: VariationContext | None = None,
-    ) -> list[Child]:
+    ) -> list[Offspring]:
         parent = _code(parents[0])
         ind = parent_individual(context, 0, parent)
         prompt = templates.render(
@@ -176,7 +176,7 @@ class LLMRewriteMutation(_LLMCodeOperator):
         parents: Sequence[CodeGenome],
         rng: np.random.Generator,
         context: VariationContext | None = None,
-    ) -> list[Child]:
+    ) -> list[Offspring]:
         parent = _code(parents[0])
         ind = parent_individual(context, 0, parent)
         prompt = templates.render(
@@ -209,7 +209,7 @@ class LLMCodeCrossover(_LLMCodeOperator):
         parents: Sequence[CodeGenome],
         rng: np.random.Generator,
         context: VariationContext | None = None,
-    ) -> list[Child]:
+    ) -> list[Offspring]:
         a, b = _code(parents[0]), _code(parents[1])
         ia: Individual | None = parent_individual(context, 0, a)
         ib: Individual | None = parent_individual(context, 1, b)

@@ -22,8 +22,8 @@ from evosearch.individual import Cost, Individual
 from evosearch.llm import templates
 from evosearch.operators.base import (
     PARAMS,
-    Child,
     Initializer,
+    Offspring,
     Operator,
     VariationContext,
     VariationError,
@@ -99,7 +99,7 @@ class _LLMPromptOperator(Operator):
         ]
         return "\n".join(lines)
 
-    def _run(self, prompt: str, rng: np.random.Generator, **params) -> list[Child]:
+    def _run(self, prompt: str, rng: np.random.Generator, **params) -> list[Offspring]:
         raw, cost = ask_llm(
             self.llm,
             prompt,
@@ -109,7 +109,7 @@ class _LLMPromptOperator(Operator):
             temperature=self.temperature,
             tag=self.tag,
         )
-        return [Child(extract_prompt(raw, cost), params, cost)]
+        return [Offspring(extract_prompt(raw, cost), operator_params=params, cost=cost)]
 
 
 @registry.operators.register("llm.prompt_mutate")
@@ -125,7 +125,7 @@ class PromptMutation(_LLMPromptOperator):
         parents: Sequence[TextGenome],
         rng: np.random.Generator,
         context: VariationContext | None = None,
-    ) -> list[Child]:
+    ) -> list[Offspring]:
         p = _text(parents[0])
         ind = parent_individual(context, 0, p)
         prompt = templates.render(
@@ -152,7 +152,7 @@ class EvoPromptGA(_LLMPromptOperator):
         parents: Sequence[TextGenome],
         rng: np.random.Generator,
         context: VariationContext | None = None,
-    ) -> list[Child]:
+    ) -> list[Offspring]:
         a, b = _text(parents[0]), _text(parents[1])
         ia, ib = parent_individual(context, 0, a), parent_individual(context, 1, b)
         prompt = templates.render(
@@ -184,7 +184,7 @@ class EvoPromptDE(_LLMPromptOperator):
         parents: Sequence[TextGenome],
         rng: np.random.Generator,
         context: VariationContext | None = None,
-    ) -> list[Child]:
+    ) -> list[Offspring]:
         target, da, db = (_text(p) for p in parents[:3])
         it = parent_individual(context, 0, target)
         best_ind = context.best if context is not None else None

@@ -22,7 +22,7 @@ from pydantic.dataclasses import dataclass
 from evosearch import registry
 from evosearch.genomes.weights import WeightsGenome
 from evosearch.models import merging
-from evosearch.operators.base import PARAMS, Child, Initializer, Operator
+from evosearch.operators.base import PARAMS, Initializer, Offspring, Operator
 
 
 def merge_genome(
@@ -110,7 +110,7 @@ class MergeCrossover(Operator):
             else:
                 params[key] = float(rng.uniform(lo, hi))
         child = merge_genome(self.method, parents, params, base_model=self.base_model, rng=rng)
-        return [Child(child, {"method": self.method, **params})]
+        return [Offspring(child, operator_params={"method": self.method, **params})]
 
 
 registry.operators.add("merge", MergeCrossover)

@@ -12,7 +12,7 @@ from pydantic.dataclasses import dataclass
 
 from evosearch import registry
 from evosearch.genomes.seedchain import MAX_SEED, SeedChainGenome
-from evosearch.operators.base import PARAMS, Child, Initializer, Operator
+from evosearch.operators.base import PARAMS, Initializer, Offspring, Operator
 
 
 @registry.initializers.register("seedchain.random")
@@ -33,6 +33,6 @@ class SeedChainMutation(Operator):
 
     arity = 1
 
-    def __call__(self, parents: list[SeedChainGenome], rng: np.random.Generator) -> list[Child]:
+    def __call__(self, parents: list[SeedChainGenome], rng: np.random.Generator) -> list[Offspring]:
         seed = int(rng.integers(0, MAX_SEED))
-        return [Child(parents[0].mutated(seed), {"seed": seed})]
+        return [Offspring(parents[0].mutated(seed), operator_params={"seed": seed})]

@@ -12,7 +12,7 @@ from pydantic.dataclasses import dataclass
 from evosearch.genomes.vector import VectorGenome
 from evosearch.individual import Cost
 from evosearch.llm.base import LLMRequest, backend_from_config
-from evosearch.operators.base import PARAMS, Child, Operator, VariationError
+from evosearch.operators.base import PARAMS, Offspring, Operator, VariationError
 
 
 @dataclass(config=PARAMS)
@@ -22,7 +22,7 @@ class AskThenNudge(Operator):
     llm: dict[str, Any]
     arity = 1
 
-    def __call__(self, parents: list[VectorGenome], rng: np.random.Generator) -> list[Child]:
+    def __call__(self, parents: list[VectorGenome], rng: np.random.Generator) -> list[Offspring]:
         req = LLMRequest.from_prompt(
             f"improve {parents[0].values.round(3).tolist()}",
             seed=int(rng.integers(0, 2**31 - 1)),
@@ -35,7 +35,9 @@ class AskThenNudge(Operator):
             raise VariationError(c.error, raw=c.text, cost=cost)
         g = parents[0]
         values = g.values + rng.normal(0, 0.1, size=g.values.shape)
-        return [Child(VectorGenome(values, g.low, g.high), {"cached": c.cached}, cost)]
+        return [Offspring(
+            VectorGenome(values, g.low, g.high), operator_params={"cached": c.cached}, cost=cost
+        )]
 
 
 def llm_run(url: str, budget: dict) -> dict:
@@ -60,7 +62,7 @@ class AskForNumber(Operator):
     max_tokens: int = 8
     arity = 1
 
-    def __call__(self, parents: list[VectorGenome], rng: np.random.Generator) -> list[Child]:
+    def __call__(self, parents: list[VectorGenome], rng: np.random.Generator) -> list[Offspring]:
         req = LLMRequest.from_prompt(
             "Answer with one number:",
             max_tokens=self.max_tokens,
@@ -77,4 +79,4 @@ class AskForNumber(Operator):
         g = parents[0]
         values = g.values.copy()
         values[0] += float(match.group())
-        return [Child(VectorGenome(values, g.low, g.high), cost=cost)]
+        return [Offspring(VectorGenome(values, g.low, g.high), cost=cost)]
