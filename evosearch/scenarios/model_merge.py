@@ -58,7 +58,7 @@ def merge_config(
             "ref": "merge_cmaes",
             "params": {
                 "pool": pool,
-                "popsize": popsize,
+                "population_size": popsize,
                 "stdev_init": 1 / 6,
                 "genotype": {
                     "models": list(experts),
