@@ -24,7 +24,7 @@ ARCHIVES = {
     "grid": GRID,
     "cvt": {"ref": "cvt", "params": {"cells": 20, "ranges": [[-12, 12]] * 2, "samples": 400}},
     "islands": {
-        "name": "islands",
+        "ref": "islands",
         "params": {"islands": 3, "migrate_every": 2, "fraction": 0.2, "archive": GRID},
     },
     "dgm": {"ref": "dgm", "params": {"mode": "keep_better", "leeway": 0.5}},

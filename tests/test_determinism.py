@@ -27,7 +27,7 @@ CONFIGS = {
         budget={"generations": 4},
         fitness="zdt1",
         strategy={
-            "name": "ga",
+            "ref": "ga",
             "params": {
                 "dimension": 5,
                 "low": 0.0,

@@ -43,7 +43,7 @@ class AskThenNudge(Operator):
 def llm_run(url: str, budget: dict) -> dict:
     """A tiny archive run whose only operator is ``AskThenNudge`` on the server at ``url``."""
     llm = {
-        "name": "openai",
+        "ref": "openai",
         "params": {"base_url": url, "model": "m", "price_in": 2.0, "price_out": 4.0},
     }
     cfg = archive_config(budget=budget)

@@ -28,7 +28,7 @@ def _fresh():
 
 def config(url: str) -> dict:
     return {
-        "name": "openai",
+        "ref": "openai",
         "params": {"base_url": url, "model": "tiny", "price_in": 1.0, "price_out": 3.0},
     }
 
