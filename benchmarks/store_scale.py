@@ -175,7 +175,8 @@ def main() -> None:
     print(f"2. top-k(10) on a freshly opened {rows:,}-row run: {fmt(tk)} ms (target < 50 ms)")
     print(
         f"   every part's id/score read and sorted: {fmt(tk_scan)} ms | ratio "
-        f"{min(tk) / min(tk_scan):.2f} (min) {statistics.median(tk) / statistics.median(tk_scan):.2f}"
+        f"{min(tk) / min(tk_scan):.2f} (min) "
+        f"{statistics.median(tk) / statistics.median(tk_scan):.2f}"
         " (median)"
     )
 

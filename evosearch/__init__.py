@@ -1,8 +1,10 @@
 """evosearch: evolutionary search over models, prompts and code.
 
-The public API. Subpackages re-export their own public classes. The fitness decorator is
-``evosearch.fitness.fitness`` (also exported here as ``register_fitness``): the name
-``evosearch.fitness`` is the subpackage.
+The public API. Subpackages re-export their own public classes. Plugin authors import from
+``evosearch.api``: the base class of every plugin family, the fitness decorator and the
+records, in one stable module. The fitness decorator is also ``evosearch.fitness.fitness``
+(exported here as ``register_fitness``): the name ``evosearch.fitness`` is the subpackage.
+Importing ``evosearch`` imports no plugin: the registry loads one when a config names it.
 """
 
 __version__ = "0.1.0"

@@ -24,21 +24,44 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+def _plugin_ref(data: Any) -> Any:
+    """Accept ``"ref"`` shorthand strings and the deprecated ``name`` key for ``ref``."""
+    if isinstance(data, str):
+        return {"ref": data}
+    if isinstance(data, dict) and "name" in data:
+        data = dict(data)
+        name = data.pop("name")
+        if "ref" in data and data["ref"] != name:
+            raise ValueError(
+                f"give the plugin once, as ref (name is its deprecated spelling); "
+                f"got ref={data['ref']!r} and name={name!r}"
+            )
+        data["ref"] = name
+        registry.deprecated("the plugin key 'name' is deprecated: write 'ref' instead")
+    return data
+
+
 class PluginConfig(_Frozen):
-    """A plugin by name plus its parameters.
+    """A plugin by reference plus its parameters.
 
     Attributes:
-        name: A registered name, an entry-point name, or ``package.module:attribute``.
+        ref: A registered name, an entry-point name, or ``package.module:attribute``
+            (``name`` is accepted as a deprecated spelling).
         params: Parameters, validated by the plugin itself.
     """
 
-    name: str
+    ref: str
     params: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, data: Any) -> Any:
-        return {"name": data} if isinstance(data, str) else data
+        return _plugin_ref(data)
+
+    @property
+    def name(self) -> str:
+        """The deprecated spelling of ``ref``."""
+        return self.ref
 
 
 class FitnessConfig(_Frozen):
@@ -83,19 +106,25 @@ class ExecutorConfig(_Frozen):
     """Where evaluations run.
 
     Attributes:
-        name: ``serial``, ``processes`` (joblib/loky) or ``ray`` (or a plugin).
+        ref: ``serial``, ``processes`` (joblib/loky) or ``ray`` (or a plugin); ``name`` is
+            accepted as a deprecated spelling.
         workers: Parallel workers (processes, Ray tasks in flight).
         params: Executor-specific options.
     """
 
-    name: str = "serial"
+    ref: str = "serial"
     workers: int = Field(default=2, ge=1)
     params: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, data: Any) -> Any:
-        return {"name": data} if isinstance(data, str) else data
+        return _plugin_ref(data)
+
+    @property
+    def name(self) -> str:
+        """The deprecated spelling of ``ref``."""
+        return self.ref
 
 
 class StoreConfig(_Frozen):
@@ -134,8 +163,8 @@ class RunConfig(_Frozen):
     @model_validator(mode="after")
     def _check_plugins(self) -> RunConfig:
         for key, reg, name in (
-            ("strategy.name", registry.strategies, self.strategy.name),
-            ("executor.name", registry.executors, self.executor.name),
+            ("strategy.ref", registry.strategies, self.strategy.ref),
+            ("executor.ref", registry.executors, self.executor.ref),
         ):
             if name not in reg:
                 raise ValueError(f"{key}: unknown {reg.family} {name!r}; allowed: {reg.names()}")
@@ -196,9 +225,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         parts = key.strip().split(".")
         for part in parts[:-1]:
             child = node.get(part)
-            if isinstance(child, str) and part in ("strategy", "executor"):
-                child = {"name": child}
-            elif isinstance(child, str) and part == "fitness":
+            if isinstance(child, str) and part in ("strategy", "executor", "fitness"):
                 child = {"ref": child}
             elif not isinstance(child, dict):
                 child = {}

@@ -15,6 +15,7 @@ import dataclasses
 import math
 import pathlib
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -71,16 +72,21 @@ def build_strategy(config: RunConfig, rng: np.random.Generator) -> Strategy:
     """
     entry = registry.strategies.get(config.strategy.name)
     cls = entry.obj
-    params_model = getattr(cls, "Params", None)
+    params_model = cls.Params
     if params_model is None:
         return registry.instantiate(
-            cls, {**config.strategy.params, "rng": rng}, key="strategy.params", what="strategy"
+            cls,
+            {**config.strategy.params, "rng": rng},
+            key="strategy.params",
+            what="strategy",
+            population=True,
         )
     params = registry.instantiate(
         params_model,
         dict(config.strategy.params),
         key="strategy.params",
         what=f"strategy {config.strategy.name!r}",
+        population=True,
     )
     return cls(params, rng=rng)
 
@@ -188,8 +194,7 @@ class Engine:
                     )
                 strategy.load_state_dict(state["strategy"])
                 counters = dict(state["counters"])
-                if hasattr(strategy, "restore"):  # state rebuilt from the stored individuals
-                    strategy.restore(store)
+                strategy.restore(store)  # state rebuilt from the stored individuals
             strategy.drop_pending()
             engine = cls(config, store, strategy, counters=counters)
         except BaseException:
@@ -360,7 +365,7 @@ class Engine:
         if generation is None:
             generation = max((i.generation for i in individuals), default=self.generation)
         tables = archive_tables(  # drains the archive's events before the state is saved
-            getattr(self.strategy, "archive", None),
+            self.strategy.archive,
             generation=generation,
             evaluations=self.evaluations,
         )
@@ -507,9 +512,9 @@ def _run_yaml(config: RunConfig) -> str:
 def _default_device(params: dict[str, Any]) -> str:
     if "device" in params:
         return str(params["device"])
-    try:
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    except ImportError:
+    # The fitness's module is imported by now: one that uses torch has imported it. One that
+    # does not never pays torch's import (seconds) to learn of a device it will not use.
+    torch = sys.modules.get("torch")
+    if torch is None:
         return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"

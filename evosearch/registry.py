@@ -2,26 +2,52 @@
 
 Each family (``operator``, ``selector``, ``fitness``, ``archive``, ``strategy``,
 ``initializer``, ``executor``, ``llm``) has one ``Registry``. Built-in plugins register with a
-decorator in the module that defines them; ``load_builtins()`` imports that explicit list of
-modules (no registration hidden in ``__init__`` files). Third-party packages register through
-the entry-point group ``evosearch.<family>``. An object can also be named directly as
-``package.module:attribute``.
+decorator in the module that defines them (no registration hidden in ``__init__`` files).
+The registry knows every built-in name from a static table (``builtin_plugins.BUILTINS``:
+name -> ``module:attribute``) and imports a plugin's module only when it is looked up, so a
+run imports only what its config names. Third-party packages register through the
+entry-point group ``evosearch.<family>`` (also loaded on lookup). An object can also be
+named directly as ``package.module:attribute``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import importlib.metadata
 import inspect
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
+
+from evosearch.builtin_plugins import BUILTINS
+from evosearch.plugin_checks import (
+    _check_callable_params,
+    _check_class,
+    _check_fitness,
+    _check_operator,
+    _derives,
+)
 
 T = TypeVar("T")
 
 
 class RegistryError(ValueError):
     """A name that cannot be resolved, or a plugin that does not fit its family."""
+
+
+class ConfigDeprecationWarning(FutureWarning):
+    """A config spelling that still works but will be removed (shown to users by default)."""
+
+
+def deprecated(message: str) -> None:
+    """Warn about a deprecated config spelling, on one line (no source line under it)."""
+    warnings.warn_explicit(message, ConfigDeprecationWarning, "evosearch", 0)
+
+
+# Spellings of the population size across plugins; the first is the one to write.
+POPULATION_SIZE = ("population_size", "batch_size", "popsize")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,20 +78,30 @@ class Entry(Generic[T]):
 
 
 class Registry(Generic[T]):
-    """A named family of plugins.
+    """A named family of plugins, loaded lazily.
+
+    Built-in names come from ``builtin_plugins.BUILTINS`` and entry-point names from the
+    group ``evosearch.<family>``; neither is imported until ``get`` asks for it.
 
     Args:
         family: The family name; its entry-point group is ``evosearch.<family>``.
         check: Called as ``check(name, obj, meta)`` at registration; raises ``TypeError``
             when the object does not fit the family's protocol.
+        builtins: Built-in names and the ``module:attribute`` that registers each.
     """
 
-    def __init__(self, family: str, check: Callable[[str, Any, dict], None] | None = None):
+    def __init__(
+        self,
+        family: str,
+        check: Callable[[str, Any, dict], None] | None = None,
+        builtins: Mapping[str, str] | None = None,
+    ):
         self.family = family
         self.group = f"evosearch.{family}"
         self._check = check
+        self._builtins: dict[str, str] = dict(builtins or {})
         self._entries: dict[str, Entry[T]] = {}
-        self._entry_points_loaded = False
+        self._entry_points: dict[str, importlib.metadata.EntryPoint] | None = None
 
     def register(self, name: str, **meta: Any) -> Callable[[T], T]:
         """Decorator registering ``obj`` under ``name``.
@@ -85,9 +121,16 @@ class Registry(Generic[T]):
         if not name or not isinstance(name, str):
             raise TypeError(f"{self.family} name must be a non-empty string, got {name!r}")
         existing = self._entries.get(name)
-        if existing is not None and _qualname(existing.obj) != _qualname(obj):
+        taken = existing.obj if existing is not None else None
+        if taken is not None and _qualname(taken) != _qualname(obj):
             raise ValueError(
-                f"{self.family} {name!r} is already registered by {_qualname(existing.obj)}; "
+                f"{self.family} {name!r} is already registered by {_qualname(taken)}; "
+                f"cannot register {_qualname(obj)} under the same name"
+            )
+        builtin = self._builtins.get(name)
+        if builtin is not None and origin == "builtin" and _reference(obj) != builtin:
+            raise ValueError(
+                f"{self.family} {name!r} is a built-in name ({builtin}); "
                 f"cannot register {_qualname(obj)} under the same name"
             )
         if self._check is not None:
@@ -99,74 +142,115 @@ class Registry(Generic[T]):
     def get(self, name: str) -> Entry[T]:
         """Look up a plugin by registered name, entry point, or ``module:attribute``.
 
+        Imports only the module that defines it.
+
         Raises:
-            RegistryError: naming the known plugins when nothing matches.
+            RegistryError: naming the known plugins when nothing matches, or the missing
+                package when a built-in plugin's optional dependency is not installed.
         """
-        if ":" not in name or name in self._entries:  # a reference imports its own module
-            load_builtins()
         if name in self._entries:
             return self._entries[name]
+        if name in self._builtins:
+            return self._load_builtin(name)
         if ":" not in name:
-            self._load_entry_points()
-        if name in self._entries:
-            return self._entries[name]
-        if ":" in name:
-            obj = resolve_reference(name)
-            for entry in self._entries.values():  # a decorated object named by reference
-                if entry.obj is obj:
-                    return entry
-            meta = dict(getattr(obj, "__evosearch_meta__", {}))
-            if self._check is not None:
+            ep = self._entry_point_table().get(name)
+            if ep is not None:
                 try:
-                    self._check(name, obj, meta)
-                except TypeError as exc:
-                    raise RegistryError(str(exc)) from None
-            return Entry(self.family, name, obj, meta, "reference")
-        raise RegistryError(
-            f"unknown {self.family} {name!r}; known: {', '.join(sorted(self._entries)) or 'none'}"
-            f" (or give 'package.module:attribute', or register one under the entry-point group "
-            f"'{self.group}')"
-        )
+                    return self._load_entry_point(ep)
+                except Exception as exc:
+                    raise RegistryError(
+                        f"could not load {self.family} plugin {name!r} ({ep.value}): {exc}"
+                    ) from None
+            raise RegistryError(
+                f"unknown {self.family} {name!r}; known: {', '.join(self.names()) or 'none'}"
+                f" (or give 'package.module:attribute', or register one under the entry-point "
+                f"group '{self.group}')"
+            )
+        obj = resolve_reference(name)
+        for entry in self._entries.values():  # a decorated object named by reference
+            if entry.obj is obj:
+                return entry
+        meta = dict(getattr(obj, "__evosearch_meta__", {}))
+        if self._check is not None:
+            try:
+                self._check(name, obj, meta)
+            except TypeError as exc:
+                raise RegistryError(str(exc)) from None
+        return Entry(self.family, name, obj, meta, "reference")
 
     def names(self) -> list[str]:
-        load_builtins()
-        self._load_entry_points()
-        return sorted(self._entries)
+        """Every known name (built-in, entry point, registered), importing nothing."""
+        return sorted(set(self._builtins) | set(self._entries) | set(self._entry_point_table()))
+
+    def builtin_target(self, name: str) -> str | None:
+        """The ``module:attribute`` of a built-in plugin, or None."""
+        return self._builtins.get(name)
 
     def __iter__(self) -> Iterator[Entry[T]]:
-        load_builtins()
-        self._load_entry_points()
+        """Every loadable plugin of the family (this imports them all)."""
+        for name in sorted(self._builtins):
+            if name not in self._entries:
+                with contextlib.suppress(RegistryError):  # an optional dependency is missing
+                    self._load_builtin(name)
+        for name, ep in self._entry_point_table().items():
+            if name in self._entries:
+                continue
+            try:
+                self._load_entry_point(ep)
+            except Exception as exc:  # a broken plugin must not take the others down
+                warnings.warn(
+                    f"could not load {self.family} plugin {name!r} ({ep.value}): {exc}",
+                    stacklevel=2,
+                )
         return iter(list(self._entries.values()))
 
     def __contains__(self, name: str) -> bool:
+        if ":" not in name:
+            return (
+                name in self._entries
+                or name in self._builtins
+                or (name in self._entry_point_table())
+            )
         try:
             self.get(name)
         except RegistryError:
             return False
         return True
 
-    def _load_entry_points(self) -> None:
-        if self._entry_points_loaded:
-            return
-        self._entry_points_loaded = True
-        for ep in importlib.metadata.entry_points(group=self.group):
-            if ep.name in self._entries:
-                continue
-            try:
-                obj = ep.load()
-            except Exception as exc:  # a broken plugin must not take the others down
-                import warnings
+    def _load_builtin(self, name: str) -> Entry[T]:
+        target = self._builtins[name]
+        module = target.partition(":")[0]
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            if isinstance(exc, ModuleNotFoundError) and _ours(exc.name):
+                raise
+            missing = getattr(exc, "name", None) or str(exc)
+            raise RegistryError(
+                f"{self.family} {name!r} needs {missing!r}, which cannot be imported ({exc}); "
+                f"install it to use this plugin"
+            ) from None
+        entry = self._entries.get(name)
+        if entry is None:
+            raise RegistryError(
+                f"{self.family} {name!r}: the built-in table names {target}, but importing "
+                f"{module} did not register it"
+            )
+        return entry
 
-                warnings.warn(
-                    f"could not load {self.family} plugin {ep.name!r} ({ep.value}): {exc}",
-                    stacklevel=2,
-                )
-                continue
-            already = [e for e in self._entries.values() if e.obj is obj]
-            meta = dict(getattr(obj, "__evosearch_meta__", {}))
-            if already:
-                meta = dict(already[0].meta)
-            self.add(ep.name, obj, origin="entry-point", **meta)
+    def _entry_point_table(self) -> dict[str, importlib.metadata.EntryPoint]:
+        if self._entry_points is None:
+            eps = importlib.metadata.entry_points(group=self.group)
+            self._entry_points = {ep.name: ep for ep in eps if ep.name not in self._builtins}
+        return self._entry_points
+
+    def _load_entry_point(self, ep: importlib.metadata.EntryPoint) -> Entry[T]:
+        obj = ep.load()
+        if ep.name in self._entries:  # loading the module registered it under this name
+            return self._entries[ep.name]
+        already = [e for e in self._entries.values() if e.obj is obj]
+        meta = dict(already[0].meta) if already else dict(getattr(obj, "__evosearch_meta__", {}))
+        return self.add(ep.name, obj, origin="entry-point", **meta)
 
 
 def resolve_reference(ref: str) -> Any:
@@ -190,8 +274,14 @@ def resolve_reference(ref: str) -> Any:
     return obj
 
 
-def instantiate(cls: Any, params: dict[str, Any], *, key: str, what: str) -> Any:
+def instantiate(
+    cls: Any, params: dict[str, Any], *, key: str, what: str, population: bool = False
+) -> Any:
     """Build ``cls(**params)`` turning validation failures into errors with the key path.
+
+    With ``population=True`` (strategies), ``population_size`` is passed under whichever
+    spelling ``cls`` takes (``population_size``, ``batch_size`` or ``popsize``); the other two
+    are accepted from a config as deprecated spellings.
 
     Raises:
         RegistryError: naming ``key`` and the accepted parameters.
@@ -200,12 +290,20 @@ def instantiate(cls: Any, params: dict[str, Any], *, key: str, what: str) -> Any
 
     if not isinstance(params, dict):
         raise RegistryError(f"{key}: must be a mapping of parameters, got {type(params).__name__}")
+    params, renamed = _population_size(cls, params, key) if population else (params, {})
     try:
         return cls(**params)
     except pydantic.ValidationError as exc:
         problems = []
         for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"])
+            loc = (
+                ".".join(
+                    str(p)
+                    for p in (renamed.get(str(err["loc"][0]), err["loc"][0]), *err["loc"][1:])
+                )
+                if err["loc"]
+                else ""
+            )
             problems.append(f"{key}.{loc}: {err['msg']}" if loc else f"{key}: {err['msg']}")
         accepted = ", ".join(accepted_params(cls)) or "none"
         raise RegistryError(
@@ -214,6 +312,30 @@ def instantiate(cls: Any, params: dict[str, Any], *, key: str, what: str) -> Any
     except TypeError as exc:
         accepted = ", ".join(accepted_params(cls)) or "none"
         raise RegistryError(f"{key}: {what}: {exc} (accepted: {accepted})") from None
+
+
+def _population_size(
+    cls: Any, params: dict[str, Any], key: str
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Map the population size to the spelling ``cls`` takes; returns (params, renames)."""
+    given = [k for k in POPULATION_SIZE if k in params]
+    if not given:
+        return params, {}
+    if len(given) > 1:
+        raise RegistryError(
+            f"{key}: give the population size once, as population_size, not {given}"
+        )
+    accepted = accepted_params(cls)
+    target = next((k for k in POPULATION_SIZE if k in accepted), None)
+    spelt = given[0]
+    if target is None:
+        return params, {}
+    if spelt != "population_size":
+        deprecated(f"{key}.{spelt} is deprecated: write {key}.population_size")
+    if spelt == target:
+        return params, {}
+    params = {(target if k == spelt else k): v for k, v in params.items()}
+    return params, {target: spelt}
 
 
 def accepted_params(cls: Any) -> list[str]:
@@ -228,123 +350,71 @@ def _qualname(obj: Any) -> str:
     return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
 
 
-# ---------------------------------------------------------------------------------------------
-# Protocol checks per family.
+def _reference(obj: Any) -> str:
+    return f"{getattr(obj, '__module__', '?')}:{getattr(obj, '__qualname__', repr(obj))}"
 
 
-def _check_callable_params(names: tuple[str, ...]) -> Callable[[str, Any, dict], None]:
-    def check(name: str, obj: Any, meta: dict) -> None:
-        target = obj.__call__ if isinstance(obj, type) else obj
-        if not callable(obj):
-            raise TypeError(f"{name!r}: {obj!r} is not callable")
-        try:
-            sig = inspect.signature(target)
-        except (TypeError, ValueError):
-            return
-        params = [
-            p
-            for p in sig.parameters.values()
-            if p.name != "self" and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ]
-        if len(params) < len(names):
-            raise TypeError(
-                f"{name!r}: {_qualname(obj)} must accept ({', '.join(names)}); "
-                f"its signature is {sig}"
-            )
-
-    return check
-
-
-def _check_fitness(name: str, obj: Any, meta: dict) -> None:
-    _check_callable_params(("genome_or_genomes", "ctx"))(name, obj, meta)
-
-
-def _check_class(*methods: str) -> Callable[[str, Any, dict], None]:
-    def check(name: str, obj: Any, meta: dict) -> None:
-        if not isinstance(obj, type):
-            raise TypeError(f"{name!r}: expected a class, got {obj!r}")
-        missing = [m for m in methods if not callable(getattr(obj, m, None))]
-        if missing:
-            raise TypeError(f"{name!r}: {_qualname(obj)} lacks {missing}")
-
-    return check
-
-
-def _check_operator(name: str, obj: Any, meta: dict) -> None:
-    _check_class("__call__")(name, obj, meta)
-    _check_callable_params(("parents", "rng"))(name, obj, meta)
-    if not isinstance(getattr(obj, "arity", None), int):
-        raise TypeError(f"operator {name!r}: {_qualname(obj)} needs an int class attribute 'arity'")
-
-
-operators: Registry[Any] = Registry("operator", _check_operator)
-selectors: Registry[Any] = Registry("selector", _check_callable_params(("individuals", "n", "rng")))
-initializers: Registry[Any] = Registry("initializer", _check_callable_params(("n", "rng")))
-fitnesses: Registry[Any] = Registry("fitness", _check_fitness)
-archives: Registry[Any] = Registry("archive", _check_class("add", "members"))
-strategies: Registry[Any] = Registry("strategy", _check_class("ask", "tell"))
-executors: Registry[Any] = Registry("executor", _check_class("evaluate"))
-llms: Registry[Any] = Registry("llm", _check_class("generate"))
+operators: Registry[Any] = Registry(
+    "operator", _derives("evosearch.operators.base:Operator", _check_operator), BUILTINS["operator"]
+)
+selectors: Registry[Any] = Registry(
+    "selector",
+    _derives(
+        "evosearch.operators.base:Selector", _check_callable_params(("individuals", "n", "rng"))
+    ),
+    BUILTINS["selector"],
+)
+initializers: Registry[Any] = Registry(
+    "initializer",
+    _derives("evosearch.operators.base:Initializer", _check_callable_params(("n", "rng"))),
+    BUILTINS["initializer"],
+)
+fitnesses: Registry[Any] = Registry("fitness", _check_fitness, BUILTINS["fitness"])
+archives: Registry[Any] = Registry(
+    "archive",
+    _derives("evosearch.archives.base:Archive", _check_class("add", "members")),
+    BUILTINS["archive"],
+)
+strategies: Registry[Any] = Registry(
+    "strategy",
+    _derives("evosearch.strategies.base:Strategy", _check_class("ask", "tell")),
+    BUILTINS["strategy"],
+)
+executors: Registry[Any] = Registry(
+    "executor",
+    _derives("evosearch.executors.base:Executor", _check_class("evaluate")),
+    BUILTINS["executor"],
+)
+llms: Registry[Any] = Registry(
+    "llm", _derives("evosearch.llm.base:LLMBackend", _check_class("generate")), BUILTINS["llm"]
+)
 
 REGISTRIES: dict[str, Registry[Any]] = {
     r.family: r
     for r in (operators, selectors, initializers, fitnesses, archives, strategies, executors, llms)
 }
 
-# The modules that define built-in plugins. Optional ones (missing dependencies) are skipped.
-BUILTIN_MODULES: list[str] = [
-    "evosearch.operators.vector",
-    "evosearch.operators.selection",
-    "evosearch.operators.merge",
-    "evosearch.operators.noise",
-    "evosearch.archives.population",
-    "evosearch.archives.grid",
-    "evosearch.archives.cvt",
-    "evosearch.archives.dgm",
-    "evosearch.archives.islands",
-    "evosearch.archives.novelty",
-    "evosearch.strategies.archive",
-    "evosearch.strategies.ga",
-    "evosearch.strategies.evotorch",
-    "evosearch.strategies.merge_cmaes",
-    "evosearch.strategies.genome_pso",
-    "evosearch.strategies.map_elites",
-    "evosearch.executors.serial",
-    "evosearch.executors.processes",
-    "evosearch.executors.ray",
-    "evosearch.fitness.builtin",
-    "evosearch.fitness.bbob",
-    "evosearch.fitness.arm",
-    "evosearch.llm.scripted",
-    "evosearch.strategies.simple",
-    "evosearch.strategies.evollm",
-    "evosearch.models.evollm_lm",
-    "evosearch.llm.transformers_backend",
-    "evosearch.llm.openai_backend",
-    "evosearch.operators.llm_code",
-    "evosearch.operators.llm_prompt",
-    "evosearch.fitness.code",
-    "evosearch.fitness.prompt_task",
-    "evosearch.fitness.dgm",
-    "evosearch.operators.dgm",
-    "evosearch.fitness.weights",
-    "evosearch.operators.seedchain",
-    "evosearch.strategies.deep_ga",
-    "evosearch.fitness.cartpole",
-]
 
-_builtins_loaded = False
+def builtin_modules() -> list[str]:
+    """The modules that define built-in plugins (from ``builtin_plugins.BUILTINS``)."""
+    found = {t.partition(":")[0] for table in BUILTINS.values() for t in table.values()}
+    return sorted(found)
 
 
 def load_builtins() -> None:
-    """Import every built-in plugin module once (explicitly listed in ``BUILTIN_MODULES``)."""
-    global _builtins_loaded
-    if _builtins_loaded:
-        return
-    _builtins_loaded = True
-    for module in BUILTIN_MODULES:
+    """Import every built-in plugin module now (skipping those whose dependencies are missing).
+
+    Lookups never call this (they import only the module of the plugin asked for); it is
+    for code that wants everything loaded up front, e.g. before forking worker processes.
+    """
+    for module in builtin_modules():
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("evosearch"):
+            if _ours(exc.name):
                 raise
+
+
+def _ours(module: str | None) -> bool:
+    """Whether a module that failed to import is part of evosearch (a bug, not a missing extra)."""
+    return module is not None and (module == "evosearch" or module.startswith("evosearch."))

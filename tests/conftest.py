@@ -50,7 +50,7 @@ def sphere_config(**overrides) -> dict:
         "seed": 3,
         "budget": {"generations": 5},
         "fitness": {"ref": "sphere", "params": {"shift": 1.0}},
-        "strategy": {"name": "cmaes", "params": {"dimension": 4, "popsize": 6}},
+        "strategy": {"ref": "cmaes", "params": {"dimension": 4, "population_size": 6}},
     }
     cfg.update(overrides)
     return cfg
@@ -64,15 +64,15 @@ def archive_config(**overrides) -> dict:
         "budget": {"generations": 4},
         "fitness": {"ref": "sphere"},
         "strategy": {
-            "name": "archive",
+            "ref": "archive",
             "params": {
-                "batch_size": 8,
-                "init": {"name": "vector.uniform", "params": {"dimension": 3}},
+                "population_size": 8,
+                "init": {"ref": "vector.uniform", "params": {"dimension": 3}},
                 "operators": [
-                    {"name": "vector.sbx"},
-                    {"name": "vector.gaussian", "params": {"sigma": 0.3}},
+                    {"ref": "vector.sbx"},
+                    {"ref": "vector.gaussian", "params": {"sigma": 0.3}},
                 ],
-                "archive": {"name": "population", "params": {"size": 8}},
+                "archive": {"ref": "population", "params": {"size": 8}},
             },
         },
     }

@@ -10,25 +10,25 @@ one of the two places).
 
 from __future__ import annotations
 
-VECTOR_INIT = {"name": "vector.uniform", "params": {"dimension": 3}}
+VECTOR_INIT = {"ref": "vector.uniform", "params": {"dimension": 3}}
 
 STRATEGY_PARAMS: dict[str, dict] = {
     "archive": {
-        "batch_size": 6,
+        "population_size": 6,
         "init": VECTOR_INIT,
-        "operators": [{"name": "vector.sbx"}, {"name": "vector.gaussian"}],
-        "archive": {"name": "population", "params": {"size": 6}},
+        "operators": [{"ref": "vector.sbx"}, {"ref": "vector.gaussian"}],
+        "archive": {"ref": "population", "params": {"size": 6}},
     },
     "ga": {"population_size": 8, "dimension": 3},
-    "cmaes": {"dimension": 3, "popsize": 6},
-    "snes": {"dimension": 3, "popsize": 6},
-    "pgpe": {"dimension": 3, "popsize": 6},
-    "random_search": {"dimension": 3, "popsize": 6},
-    "hill_climb": {"dimension": 3, "popsize": 6},
+    "cmaes": {"dimension": 3, "population_size": 6},
+    "snes": {"dimension": 3, "population_size": 6},
+    "pgpe": {"dimension": 3, "population_size": 6},
+    "random_search": {"dimension": 3, "population_size": 6},
+    "hill_climb": {"dimension": 3, "population_size": 6},
     "map_elites": {
         "dimension": 3,
-        "batch_size": 6,
-        "archive": {"name": "grid", "params": {"dims": [4, 4], "ranges": [[-5, 5], [-5, 5]]}},
+        "population_size": 6,
+        "archive": {"ref": "grid", "params": {"dims": [4, 4], "ranges": [[-5, 5], [-5, 5]]}},
     },
 }
 

@@ -58,10 +58,10 @@ def test_archive_strategy_passes_told_child_counts_to_the_dgm_selector():
     params = ArchiveParams.model_validate(
         {
             "batch_size": 4,
-            "init": {"name": "vector.uniform", "params": {"dimension": 2}},
-            "selector": {"name": "dgm"},
-            "operators": [{"name": "vector.gaussian"}],
-            "archive": {"name": "dgm", "params": {"mode": "keep_better", "leeway": 0.0}},
+            "init": {"ref": "vector.uniform", "params": {"dimension": 2}},
+            "selector": {"ref": "dgm"},
+            "operators": [{"ref": "vector.gaussian"}],
+            "archive": {"ref": "dgm", "params": {"mode": "keep_better", "leeway": 0.0}},
         }
     )
     s = ArchiveStrategy(params, rng=np.random.default_rng(0))

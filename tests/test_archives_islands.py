@@ -14,7 +14,7 @@ def islands(n=3, k=2, size=50) -> Islands:
     return Islands(
         islands=n,
         migrate_every=k,
-        archive=PluginConfig(name="population", params={"size": size, "hall_of_fame": 0}),
+        archive=PluginConfig(ref="population", params={"size": size, "hall_of_fame": 0}),
     )
 
 
@@ -87,9 +87,9 @@ def test_archive_strategy_spreads_init_and_keeps_children_on_their_island():
     params = ArchiveParams.model_validate(
         {
             "batch_size": 6,
-            "init": {"name": "vector.uniform", "params": {"dimension": 2}},
-            "operators": [{"name": "vector.gaussian"}],
-            "archive": {"name": "islands", "params": {"islands": 3, "migrate_every": 100}},
+            "init": {"ref": "vector.uniform", "params": {"dimension": 2}},
+            "operators": [{"ref": "vector.gaussian"}],
+            "archive": {"ref": "islands", "params": {"islands": 3, "migrate_every": 100}},
         }
     )
     s = ArchiveStrategy(params, rng=np.random.default_rng(1))

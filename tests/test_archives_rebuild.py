@@ -19,17 +19,17 @@ from evosearch.config import load_config
 from evosearch.engine import Engine
 from evosearch.store.runstore import RunStore, StoreError
 
-GRID = {"name": "grid", "params": {"dims": [8, 8], "ranges": [[-12, 12], [-12, 12]]}}
+GRID = {"ref": "grid", "params": {"dims": [8, 8], "ranges": [[-12, 12], [-12, 12]]}}
 ARCHIVES = {
     "grid": GRID,
-    "cvt": {"name": "cvt", "params": {"cells": 20, "ranges": [[-12, 12]] * 2, "samples": 400}},
+    "cvt": {"ref": "cvt", "params": {"cells": 20, "ranges": [[-12, 12]] * 2, "samples": 400}},
     "islands": {
-        "name": "islands",
+        "ref": "islands",
         "params": {"islands": 3, "migrate_every": 2, "fraction": 0.2, "archive": GRID},
     },
-    "dgm": {"name": "dgm", "params": {"mode": "keep_better", "leeway": 0.5}},
-    "novelty": {"name": "novelty", "params": {"k": 3, "threshold": 1.0}},
-    "population": {"name": "population", "params": {"size": 6}},
+    "dgm": {"ref": "dgm", "params": {"mode": "keep_better", "leeway": 0.5}},
+    "novelty": {"ref": "novelty", "params": {"k": 3, "threshold": 1.0}},
+    "population": {"ref": "population", "params": {"size": 6}},
 }
 
 
@@ -40,15 +40,15 @@ def arm_config(archive: dict, generations: int = 6) -> dict:
         "budget": {"generations": generations},
         "fitness": {"ref": "arm"},
         "strategy": {
-            "name": "archive",
+            "ref": "archive",
             "params": {
-                "batch_size": 10,
+                "population_size": 10,
                 "init": {
-                    "name": "vector.uniform",
+                    "ref": "vector.uniform",
                     "params": {"dimension": 6, "low": -3.14, "high": 3.14},
                 },
-                "selector": {"name": "uniform"},
-                "operators": [{"name": "vector.gaussian", "params": {"sigma": 0.3}}],
+                "selector": {"ref": "uniform"},
+                "operators": [{"ref": "vector.gaussian", "params": {"sigma": 0.3}}],
                 "archive": archive,
             },
         },

@@ -11,7 +11,7 @@ from evosearch import Engine, registry
 from evosearch.genomes.code import CodeGenome
 from evosearch.individual import FitnessResult, Individual
 from evosearch.llm.base import clear_backends
-from evosearch.operators.base import VariationContext
+from evosearch.operators.base import Operator, VariationContext
 from evosearch.strategies.archive import _apply, variation_context
 
 EVALUATOR = """
@@ -35,13 +35,13 @@ def test_variation_context_holds_parents_inspirations_and_the_best():
         for i in range(6)
     ]
     pool.append(Individual(6, pool[0].genome, result=FitnessResult.failure("failed", "x")))
-    op = type("Op", (), {"inspirations": 3})()
+    op = type("Op", (Operator,), {"inspirations": 3})()
     ctx = variation_context(pool, [pool[2]], op, np.random.default_rng(0))
     assert isinstance(ctx, VariationContext)
     assert ctx.parents == (pool[2],) and ctx.best is pool[5]
     assert len(ctx.inspirations) == 3
     assert all(i.id not in (2, 6) for i in ctx.inspirations)  # no parent, no failure
-    none = variation_context(pool, [pool[2]], object(), np.random.default_rng(0))
+    none = variation_context(pool, [pool[2]], Operator(), np.random.default_rng(0))
     assert none.inspirations == ()
 
 
@@ -49,10 +49,13 @@ def test_only_operators_that_ask_for_a_context_get_one():
     pool = [Individual(0, CodeGenome({"main.py": program(0)}), result=FitnessResult(score=0.0))]
     seen = {}
 
-    def plain(genomes, rng):  # a vector-style operator: no context parameter at all
-        return list(genomes)
+    class Plain(Operator):  # a vector-style operator: no context parameter at all
+        def __call__(self, genomes, rng):
+            return list(genomes)
 
-    class WithContext:
+    plain = Plain()
+
+    class WithContext(Operator):
         uses_context = True
         inspirations = 0
 
@@ -72,7 +75,7 @@ def code_run_config(tmp_path, responses: list[str]) -> dict:
     (tmp_path / "prog").mkdir()
     (tmp_path / "prog" / "main.py").write_text(program(1))
     (tmp_path / "evaluator.py").write_text(EVALUATOR)
-    llm = {"name": "scripted", "params": {"responses": responses}}
+    llm = {"ref": "scripted", "params": {"responses": responses}}
     return {
         "name": "code-e2e",
         "seed": 1,
@@ -82,12 +85,12 @@ def code_run_config(tmp_path, responses: list[str]) -> dict:
             "params": {"evaluator": str(tmp_path / "evaluator.py"), "limits": {"timeout": 20}},
         },
         "strategy": {
-            "name": "archive",
+            "ref": "archive",
             "params": {
-                "batch_size": 2,
-                "init": {"name": "code.from_dir", "params": {"path": str(tmp_path / "prog")}},
-                "operators": [{"name": "llm.rewrite", "params": {"llm": llm, "inspirations": 1}}],
-                "archive": {"name": "population", "params": {"size": 4}},
+                "population_size": 2,
+                "init": {"ref": "code.from_dir", "params": {"path": str(tmp_path / "prog")}},
+                "operators": [{"ref": "llm.rewrite", "params": {"llm": llm, "inspirations": 1}}],
+                "archive": {"ref": "population", "params": {"size": 4}},
             },
         },
     }
@@ -125,9 +128,9 @@ def test_the_circle_packing_example_is_wired_end_to_end(tmp_path):
         "    extra = np.array([[0.0, 0.0]])\n>>>>>>> REPLACE\n"
     )
     op = cfg["strategy"]["params"]["operators"][0]["params"]
-    op["llm"] = {"name": "scripted", "params": {"responses": [diff]}}
-    cfg.update(budget={"evaluations": 3}, executor={"name": "serial"})
-    cfg["strategy"]["params"]["batch_size"] = 1
+    op["llm"] = {"ref": "scripted", "params": {"responses": [diff]}}
+    cfg.update(budget={"evaluations": 3}, executor={"ref": "serial"})
+    cfg["strategy"]["params"]["population_size"] = 1
     summary = Engine.create(cfg, tmp_path / "run").run()
     clear_backends()
     rows = Engine.resume(tmp_path / "run").store.table().to_pylist()
@@ -142,7 +145,7 @@ def test_the_prompt_evolution_example_is_wired_end_to_end(tmp_path):
     """EvoPrompt GA over the generated sentiment task, with scripted LLMs (tests only)."""
     clear_backends()
     cfg = copy.deepcopy(example("examples/prompt-evolution.yaml"))
-    cfg["fitness"]["params"]["llm"] = {"name": "scripted", "params": {"responses": ["positive"]}}
+    cfg["fitness"]["params"]["llm"] = {"ref": "scripted", "params": {"responses": ["positive"]}}
     cfg["fitness"]["params"]["examples"] = 6
     op = cfg["strategy"]["params"]["operators"][0]["params"]
     op["llm"] = {

@@ -12,6 +12,7 @@ from conftest import run_cli, sphere_config
 
 from evosearch import ConfigError, Engine, RegistryError
 from evosearch.cli import main
+from evosearch.config import load_config
 
 
 def with_(**changes) -> dict:
@@ -36,12 +37,12 @@ CASES = {
     ),
     "bad literal": (with_(mode="fast"), ["mode: Input should be 'generational' or 'steady_state'"]),
     "unknown strategy": (
-        with_(strategy={"name": "simplex"}),
-        ["strategy.name: unknown strategy 'simplex'; allowed: [", "'cmaes'", "'ga'"],
+        with_(strategy={"ref": "simplex"}),
+        ["strategy.ref: unknown strategy 'simplex'; allowed: [", "'cmaes'", "'ga'"],
     ),
     "unknown executor": (
         with_(executor="gpu-farm"),
-        ["executor.name: unknown executor 'gpu-farm'; allowed: [", "'processes'", "'serial'"],
+        ["executor.ref: unknown executor 'gpu-farm'; allowed: [", "'processes'", "'serial'"],
     ),
     "bad strategy param value": (
         with_(strategy__params__dimension=0),
@@ -55,10 +56,10 @@ CASES = {
         {
             **sphere_config(),
             "strategy": {
-                "name": "archive",
+                "ref": "archive",
                 "params": {
-                    "init": {"name": "vector.uniform", "params": {"dimension": 2}},
-                    "operators": [{"name": "vector.gaussian", "params": {"sigma": -1}}],
+                    "init": {"ref": "vector.uniform", "params": {"dimension": 2}},
+                    "operators": [{"ref": "vector.gaussian", "params": {"sigma": -1}}],
                 },
             },
         },
@@ -152,3 +153,41 @@ def test_a_real_cli_process_exits_2_without_a_traceback(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("evosearch: error: ")
     assert fragment in lines[0] and "Traceback" not in proc.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_the_deprecated_plugin_key_name_still_works_with_one_warning():
+    cfg = sphere_config(strategy={"name": "cmaes", "params": {"dimension": 2}})
+    with pytest.warns(FutureWarning, match="'name' is deprecated: write 'ref'"):
+        config = load_config(cfg)
+    assert config.strategy.ref == "cmaes" and config.strategy.name == "cmaes"
+
+
+def test_ref_and_a_different_name_together_are_an_error():
+    cfg = sphere_config(strategy={"ref": "cmaes", "name": "ga", "params": {"dimension": 2}})
+    with pytest.raises(ConfigError, match="strategy: give the plugin once, as ref"):
+        load_config(cfg)
+
+
+@pytest.mark.parametrize("spelling", ["batch_size", "popsize"])
+def test_old_population_size_spellings_are_deprecated_aliases(tmp_path, spelling):
+    cfg = sphere_config(
+        budget={"generations": 1},
+        strategy={"ref": "cmaes", "params": {"dimension": 2, spelling: 5}},
+    )
+    with pytest.warns(FutureWarning, match=f"strategy.params.{spelling} is deprecated"):
+        engine = Engine.create(cfg, tmp_path / "run")
+    assert engine.strategy.batch_size == 5
+    engine.close()
+
+
+def test_population_size_reaches_every_strategy_under_its_own_spelling(tmp_path):
+    cfg = sphere_config(
+        budget={"generations": 1},
+        strategy={"ref": "cmaes", "params": {"dimension": 2, "population_size": 1}},
+    )
+    with pytest.raises(Exception, match=r"strategy.params.population_size: Input should be"):
+        Engine.create(cfg, tmp_path / "bad")
+    cfg["strategy"]["params"]["population_size"] = 7
+    engine = Engine.create(cfg, tmp_path / "run")
+    assert engine.strategy.batch_size == 7
+    engine.close()

@@ -13,21 +13,21 @@ CONFIGS = {
     "cmaes": sphere_config(budget={"generations": 4}),
     "snes": sphere_config(
         budget={"generations": 4},
-        strategy={"name": "snes", "params": {"dimension": 4, "popsize": 6}},
+        strategy={"ref": "snes", "params": {"dimension": 4, "population_size": 6}},
     ),
     "pgpe": sphere_config(
         budget={"generations": 4},
-        strategy={"name": "pgpe", "params": {"dimension": 4, "popsize": 6}},
+        strategy={"ref": "pgpe", "params": {"dimension": 4, "population_size": 6}},
     ),
     "ga": sphere_config(
         budget={"generations": 4},
-        strategy={"name": "ga", "params": {"dimension": 4, "population_size": 8}},
+        strategy={"ref": "ga", "params": {"dimension": 4, "population_size": 8}},
     ),
     "ga-nsga2": sphere_config(
         budget={"generations": 4},
         fitness="zdt1",
         strategy={
-            "name": "ga",
+            "ref": "ga",
             "params": {
                 "dimension": 5,
                 "low": 0.0,

@@ -56,7 +56,7 @@ def _agent() -> CodeGenome:
 
 
 def _scripted(respond: str) -> dict:
-    return {"name": "scripted", "params": {"respond": respond}}
+    return {"ref": "scripted", "params": {"respond": respond}}
 
 
 def respond_fixing(request):
@@ -87,7 +87,7 @@ def test_the_initial_agent_passes_its_own_smoke_test():
 
 def test_an_agent_solves_a_repair_task_through_the_llm_proxy():
     task = task_list("repair", 1, 0)[0]
-    llm = {"name": "scripted", "params": {"responses": [FIX]}}
+    llm = {"ref": "scripted", "params": {"responses": [FIX]}}
     run = run_agent(_agent(), task.files, task.collect, llm=llm, limits=LIMITS)
     assert run.llm_requests == 1 and run.cost.tokens_out == len(FIX)
     solved, out = check_task(task, run.files, LIMITS)
@@ -115,7 +115,7 @@ def test_parallel_sandboxes_do_not_share_work_dirs():
                           "    print(sorted(os.listdir(d)))\n"},
         "agent/main.py:solve",
     )
-    llm = {"name": "scripted", "params": {"responses": ["<done/>"]}}
+    llm = {"ref": "scripted", "params": {"responses": ["<done/>"]}}
 
     def go(i):
         return run_agent(probe, {"TASK.md": f"task {i}"}, None, llm=llm, limits=LIMITS)
@@ -149,15 +149,15 @@ def dgm_config(respond: str, generations: int = 1, **fitness_extra) -> dict:
                        **fitness_extra},
         },
         "strategy": {
-            "name": "archive",
+            "ref": "archive",
             "params": {
-                "batch_size": 1,
-                "init": {"name": "dgm.initial_agent"},
+                "population_size": 1,
+                "init": {"ref": "dgm.initial_agent"},
                 "init_size": 1,
-                "selector": {"name": "dgm"},
-                "operators": [{"name": "dgm.self_improve",
+                "selector": {"ref": "dgm"},
+                "operators": [{"ref": "dgm.self_improve",
                                "params": {"llm": llm, "limits": {"timeout": 60}}}],
-                "archive": {"name": "dgm", "params": {"mode": "keep_all"}},
+                "archive": {"ref": "dgm", "params": {"mode": "keep_all"}},
             },
         },
     }
@@ -252,7 +252,7 @@ def test_dgm_end_to_end_on_a_tiny_random_transformers_model(tmp_path):
     path = save_random_llama(tmp_path / "tiny", hidden=32, intermediate=64, layers=1, heads=2,
                              max_positions=8192)
     cfg = dgm_config("unused", generations=2)
-    llm = {"name": "transformers", "params": {"path": path, "device": "cpu"}}
+    llm = {"ref": "transformers", "params": {"path": path, "device": "cpu"}}
     cfg["fitness"]["params"].update(llm=llm, max_tokens=16, stages=[1, 1])
     cfg["strategy"]["params"]["operators"][0]["params"].update(
         llm=llm, max_tokens=16, diagnosis_tokens=16)

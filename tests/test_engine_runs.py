@@ -71,7 +71,7 @@ def test_steady_state_on_worker_processes_stores_every_result(tmp_path):
     cfg = archive_config(
         mode="steady_state",
         budget={"evaluations": 24},
-        executor={"name": "processes", "workers": 2},
+        executor={"ref": "processes", "workers": 2},
         fitness={"ref": "helper_fitness:every_third_fails"},
         store={"commit_every": 5},
     )

@@ -8,7 +8,7 @@ from evosearch.genomes.code import CodeGenome
 from evosearch.genomes.text import TextGenome
 from evosearch.individual import FitnessResult, Individual
 from evosearch.llm.base import backend_from_config, clear_backends
-from evosearch.operators.base import Child, VariationContext, VariationError
+from evosearch.operators.base import Offspring, VariationContext, VariationError
 
 PROGRAM = CodeGenome({"main.py": "def run():\n    return 1\n", "lib.py": "X = 1\n"})
 DIFF = "Return 2.\n<<<<<<< SEARCH\n    return 1\n=======\n    return 2\n>>>>>>> REPLACE\n"
@@ -22,7 +22,7 @@ def fresh_backends():
 
 
 def scripted(*responses: str, **params) -> dict:
-    return {"name": "scripted", "params": {"responses": list(responses), **params}}
+    return {"ref": "scripted", "params": {"responses": list(responses), **params}}
 
 
 def make(name: str, **params):
@@ -50,9 +50,9 @@ def test_diff_prompt_shows_parent_feedback_metrics_and_inspirations_worst_to_bes
     good = ind(1, PROGRAM.with_files({"lib.py": "X = 'GOOD'\n"}), 9.0)
     bad = ind(2, PROGRAM.with_files({"lib.py": "X = 'BAD'\n"}), -4.0)
     (child,) = op([PROGRAM], np.random.default_rng(0), context=context([parent], [good, bad]))
-    assert isinstance(child, Child)
+    assert isinstance(child, Offspring)
     assert child.genome.files["main.py"] == "def run():\n    return 2\n"
-    assert child.params == {"edits": 1, "changed": ["main.py"]}
+    assert child.operator_params == {"edits": 1, "changed": ["main.py"]}
     text = prompt_of(llm)
     assert "Return a big number." in text and "run() returned 1; try larger" in text
     assert "metrics: size=3" in text and "(score 1)" in text and "def run():" in text
@@ -144,7 +144,7 @@ def test_evoprompt_de_merges_donor_differences_into_the_archive_best():
     ctx = context([ind(0, P1, 0.1), ind(1, P2, 0.2), ind(2, P3, 0.3)], best=best)
     (child,) = op([P1, P2, P3], np.random.default_rng(0), context=ctx)
     assert child.genome.text == "Decide: positive or negative?"
-    assert child.params == {"best_id": 7}
+    assert child.operator_params == {"best_id": 7}
     text = prompt_of(llm)
     assert "Prompt 1: Label it." in text and "Prompt 2: Hm." in text
     assert "Prompt 3 (the best so far, score 0.9): BEST PROMPT" in text
@@ -178,4 +178,4 @@ def test_operator_params_are_validated_with_key_paths():
         registry.operators.get("llm.rewrite").create({"llm": scripted("x"), "inspirations": -1})
     for name in ("llm.diff", "llm.evoprompt_de"):
         with pytest.raises(registry.RegistryError, match="params.llm: .*unknown llm 'nosuch'"):
-            registry.operators.get(name).create({"llm": {"name": "nosuch"}})
+            registry.operators.get(name).create({"llm": {"ref": "nosuch"}})

@@ -34,17 +34,17 @@ def oracle(request):
 
 
 def test_accuracy_feedback_and_cost_come_from_the_llm_answers():
-    ctx = FitnessContext(params={"llm": {"name": "scripted", "params": {"respond": oracle}}})
+    ctx = FitnessContext(params={"llm": {"ref": "scripted", "params": {"respond": oracle}}})
     r = prompt_sentiment(TextGenome("Positive or negative?"), ctx)
     assert r.status is Status.OK and r.score == 1.0 and r.metrics["unparsed"] == 0
     assert r.cost.tokens_in > 0 and r.feedback == "0 of 24 wrong"
-    llm = {"name": "scripted", "params": {"responses": ["positive"]}}
+    llm = {"ref": "scripted", "params": {"responses": ["positive"]}}
     half = prompt_sentiment(TextGenome("p"), FitnessContext(params={"llm": llm, "examples": 8}))
     assert half.score == 0.5 and "expected negative, answered 'positive'" in half.feedback
 
 
 def test_a_backend_that_always_fails_is_a_failed_evaluation():
-    llm = {"name": "scripted", "params": {"responses": ["x"], "fail_every": 1}}
+    llm = {"ref": "scripted", "params": {"responses": ["x"], "fail_every": 1}}
     r = prompt_sentiment(TextGenome("p"), FitnessContext(params={"llm": llm, "examples": 4}))
     assert r.status is Status.FAILED and "every LLM request failed" in r.error
     with pytest.raises(ValueError, match="fitness.params.llm: required"):

@@ -28,7 +28,7 @@ from evosearch.fitness.base import FitnessContext, FitnessSpec
 from evosearch.genomes import VectorGenome
 from evosearch.genomes.base import genome_from_json, genome_kinds
 from evosearch.individual import FitnessResult, Individual, Status
-from evosearch.operators.base import Child
+from evosearch.strategies.base import Offspring
 
 
 def shipped(entry: registry.Entry) -> bool:
@@ -62,7 +62,7 @@ def test_every_registered_plugin_fits_its_family(family, name):
         with pytest.raises((registry.RegistryError, TypeError, ValueError)):
             entry.create({"no_such_param": 1})
     if family == "strategy":
-        assert hasattr(entry.obj, "Params"), "strategies declare a pydantic Params model"
+        assert entry.obj.Params is not None, "strategies declare a pydantic Params model"
         with pytest.raises(Exception, match="no_such_param"):
             entry.obj.Params(no_such_param=1)
     if family == "strategy" and name not in EXERCISED_ELSEWHERE["strategy"]:
@@ -94,10 +94,10 @@ def test_operator_protocol(name):
     children = op(parents, np.random.default_rng(1))
     again = op(parents, np.random.default_rng(1))
     assert isinstance(children, list) and children
-    genomes = [c.genome if isinstance(c, Child) else c for c in children]
+    genomes = [c.genome if isinstance(c, Offspring) else c for c in children]
     assert all(g.kind == parents[0].kind for g in genomes)
     assert [g.fingerprint() for g in genomes] == [
-        (c.genome if isinstance(c, Child) else c).fingerprint() for c in again
+        (c.genome if isinstance(c, Offspring) else c).fingerprint() for c in again
     ], "same rng seed, same children"
     assert all(p.values.flags.writeable is False for p in parents)  # parents untouched
     with pytest.raises((TypeError, ValueError)):

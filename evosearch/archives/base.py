@@ -1,17 +1,46 @@
-"""Shared pieces of archives: the membership event log and QD statistics.
+"""The archive contract, and shared pieces of archives: the event log and QD statistics.
 
-An archive (``registry.archives``) has ``add(individuals) -> list[AddStatus]`` and
-``members()``. Archives that derive from ``EventLog`` also record membership events (the
-``archive`` table, see ``tables.py``) and report ``stats()`` (the ``qd`` table).
+An archive (``registry.archives``) derives from ``Archive``: ``add(individuals) ->
+list[AddStatus]`` and ``members()``. Archives that derive from ``EventLog`` also record
+membership events (the ``archive`` table, see ``tables.py``); ``stats()`` gives the ``qd``
+table.
 """
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from evosearch.archives.tables import Event, MembershipEvent, QDStats
 from evosearch.individual import Individual
+
+
+class Archive(abc.ABC):
+    """What an archive provides; the defaults are what the engine uses when a plugin does not.
+
+    Attributes:
+        islands: How many islands the archive keeps (strategies spread offspring over them).
+    """
+
+    islands: ClassVar[int] = 1
+
+    @abc.abstractmethod
+    def add(self, individuals: Sequence[Individual]) -> list[Any]:
+        """Insert evaluated individuals; one ``AddStatus`` per individual, in order."""
+
+    @abc.abstractmethod
+    def members(self) -> list[Individual]:
+        """The current members."""
+
+    def drain_events(self) -> list[MembershipEvent]:
+        """The membership events since the last drain (none unless the archive logs them)."""
+        return []
+
+    def stats(self) -> QDStats:
+        """QD metrics of the current members."""
+        return qd_stats_of(self.members())
 
 
 class ListMembers:

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from evosearch.archives.base import EventLog
+from evosearch.archives.base import Archive, EventLog
 from evosearch.archives.descriptors import DescriptorSpec, descriptors_of
 from evosearch.archives.population import AddStatus
 from evosearch.archives.tables import Event, MembershipEvent, QDStats
@@ -33,7 +33,7 @@ OK = Status.OK
 _STATUS = (AddStatus.NOT_ADDED, AddStatus.NEW, AddStatus.IMPROVED)
 
 
-class CellArchive(EventLog):
+class CellArchive(EventLog, Archive):
     """Base of ``GridArchive``/``CVTArchive``: subclasses build ``self._ribs`` in ``_setup``."""
 
     qd_offset: float

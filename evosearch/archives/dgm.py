@@ -18,16 +18,16 @@ from pydantic import Field
 from pydantic.dataclasses import dataclass
 
 from evosearch import registry
-from evosearch.archives.base import EventLog, ListMembers
+from evosearch.archives.base import Archive, EventLog, ListMembers
 from evosearch.archives.population import AddStatus
 from evosearch.archives.tables import Event
 from evosearch.individual import Individual
-from evosearch.operators.base import PARAMS, STATEFUL
+from evosearch.operators.base import PARAMS, STATEFUL, Selector
 
 
 @registry.archives.register("dgm")
 @dataclass(config=STATEFUL)
-class DGMArchive(ListMembers, EventLog):
+class DGMArchive(ListMembers, EventLog, Archive):
     """The DGM's open-ended archive: nothing is ever evicted.
 
     Every valid agent is kept (``keep_all``), or only those scoring at least the first root
@@ -88,7 +88,7 @@ def dgm_probabilities(scores: Sequence[float], children: Sequence[int]) -> np.nd
 
 @registry.selectors.register("dgm")
 @dataclass(config=PARAMS)
-class DGMSelector:
+class DGMSelector(Selector):
     """Parents drawn with replacement by the DGM rule (``dgm_probabilities``).
 
     Child counts are those of every told individual when the strategy passes

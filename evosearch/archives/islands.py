@@ -22,7 +22,7 @@ from pydantic import Field
 from pydantic.dataclasses import dataclass
 
 from evosearch import registry
-from evosearch.archives.base import qd_stats_of
+from evosearch.archives.base import Archive, qd_stats_of
 from evosearch.archives.population import AddStatus
 from evosearch.archives.tables import MembershipEvent, QDStats
 from evosearch.config import PluginConfig
@@ -32,7 +32,7 @@ from evosearch.operators.base import STATEFUL
 
 @registry.archives.register("islands")
 @dataclass(config=STATEFUL)
-class Islands:
+class Islands(Archive):
     """``islands`` sub-archives of type ``archive`` with ring migration.
 
     Attributes:
@@ -45,7 +45,7 @@ class Islands:
     islands: int = Field(default=4, ge=1)
     migrate_every: int = Field(default=5, ge=1)
     fraction: float = Field(default=0.1, gt=0, le=1)
-    archive: PluginConfig = PluginConfig(name="population")
+    archive: PluginConfig = PluginConfig(ref="population")
 
     def __post_init__(self) -> None:
         if self.archive.name == "islands":
@@ -127,7 +127,7 @@ class Islands:
 
     def stats(self) -> QDStats:
         """Totals over islands: sizes and QD-scores add up; best and mean over all members."""
-        subs = [s.stats() if hasattr(s, "stats") else qd_stats_of(s.members()) for s in self._subs]
+        subs = [s.stats() for s in self._subs]
         best = qd_stats_of(self.members())
         cells = [s.num_cells for s in subs]
         num_cells = None if None in cells else sum(cells)
@@ -145,9 +145,7 @@ class Islands:
         )
 
     def _collect(self, k: int) -> None:
-        drain = getattr(self._subs[k], "drain_events", None)
-        if drain is not None:
-            self._events.extend(e._replace(island=k) for e in drain())
+        self._events.extend(e._replace(island=k) for e in self._subs[k].drain_events())
 
 
 def _key(ind: Individual) -> float:

@@ -17,12 +17,12 @@ from pydantic.dataclasses import dataclass
 from scipy.spatial import cKDTree
 
 from evosearch import registry
-from evosearch.archives.base import EventLog, ListMembers
+from evosearch.archives.base import Archive, EventLog, ListMembers
 from evosearch.archives.descriptors import DescriptorSpec, descriptors_of
 from evosearch.archives.population import AddStatus
 from evosearch.archives.tables import Event
 from evosearch.individual import Individual
-from evosearch.operators.base import PARAMS, STATEFUL
+from evosearch.operators.base import PARAMS, STATEFUL, Selector
 
 
 def knn_novelty(points: np.ndarray, reference: np.ndarray, k: int, *, exclude_self=False):
@@ -52,7 +52,7 @@ def knn_novelty(points: np.ndarray, reference: np.ndarray, k: int, *, exclude_se
 
 @registry.archives.register("novelty")
 @dataclass(config=STATEFUL)
-class NoveltyArchive(ListMembers, EventLog):
+class NoveltyArchive(ListMembers, EventLog, Archive):
     """Keeps individuals whose k-NN novelty against the archive is ≥ ``threshold``.
 
     Insertion is one by one in order; NaN scores and missing descriptors are rejected.
@@ -97,7 +97,7 @@ class NoveltyArchive(ListMembers, EventLog):
 
 @registry.selectors.register("novelty")
 @dataclass(config=PARAMS)
-class NoveltySelector:
+class NoveltySelector(Selector):
     """Tournament of size ``tournament`` on k-NN novelty within the pool.
 
     Novelty uses the evaluator's descriptors; individuals without them have novelty 0.

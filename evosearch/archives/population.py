@@ -10,7 +10,7 @@ from pydantic import Field
 from pydantic.dataclasses import dataclass
 
 from evosearch import registry
-from evosearch.archives.base import EventLog, qd_stats_of
+from evosearch.archives.base import Archive, EventLog, qd_stats_of
 from evosearch.archives.tables import Event, QDStats
 from evosearch.individual import Individual
 from evosearch.operators.base import STATEFUL
@@ -26,7 +26,7 @@ class AddStatus(enum.StrEnum):
 
 @registry.archives.register("population")
 @dataclass(config=STATEFUL)
-class Population(EventLog):
+class Population(EventLog, Archive):
     """Keep the ``size`` best (μ+λ truncation); individuals without a score never enter.
 
     Ties keep the older individual (lower id). A separate hall of fame keeps the best

@@ -13,7 +13,6 @@ from typing import Any
 import pyarrow as pa
 
 from evosearch import registry
-from evosearch.archives.base import qd_stats_of
 from evosearch.archives.tables import ARCHIVE_TABLE, QD_TABLE, events_table, qd_table
 from evosearch.config import PluginConfig, RunConfig
 from evosearch.store import schema
@@ -33,7 +32,7 @@ def archive_config(config: RunConfig | PluginConfig | dict[str, Any]) -> PluginC
     archive = config.strategy.params.get("archive")
     if config.strategy.name != "archive" and archive is None:
         raise ValueError(f"strategy {config.strategy.name!r} keeps no archive")
-    return PluginConfig.model_validate(archive or {"name": "population"})
+    return PluginConfig.model_validate(archive or {"ref": "population"})
 
 
 def build_archive(config: RunConfig | PluginConfig | dict[str, Any]):
@@ -55,9 +54,7 @@ def rebuild_archive(store: RunStore, config: RunConfig | PluginConfig | dict[str
     archive = build_archive(config)
     for table in store.iter_commits():
         archive.add(schema.from_table(table, store.facts))
-    drain = getattr(archive, "drain_events", None)
-    if drain is not None:
-        drain()
+    archive.drain_events()
     return archive
 
 
@@ -66,15 +63,14 @@ def archive_tables(archive: Any, *, generation: int, evaluations: int) -> dict[s
 
     Returns ``{}`` for a strategy without an archive. Drains the archive's event log.
     """
-    if archive is None or not hasattr(archive, "members"):
+    if archive is None:
         return {}
     columnar = getattr(archive, "drain_events_table", None)  # cell archives: no objects
     if columnar is not None:
         events = columnar(generation)
     else:
-        drain = getattr(archive, "drain_events", None)
-        events = events_table(drain() if drain is not None else [], generation)
-    stats = archive.stats() if hasattr(archive, "stats") else qd_stats_of(archive.members())
+        events = events_table(archive.drain_events(), generation)
+    stats = archive.stats()
     return {
         ARCHIVE_TABLE: events,
         QD_TABLE: qd_table(stats, generation=generation, evaluations=evaluations),
@@ -92,7 +88,7 @@ def cell_layout(config: RunConfig | PluginConfig | dict[str, Any]) -> dict[str, 
     """
     cfg = archive_config(config)
     if cfg.name == "islands":
-        inner = cfg.params.get("archive") or {"name": "population"}
+        inner = cfg.params.get("archive") or {"ref": "population"}
         return cell_layout(PluginConfig.model_validate(inner))
     if cfg.name not in ("grid", "cvt"):
         return None

@@ -76,7 +76,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     info = {
         "run": str(store.path),
         "name": cfg.get("name"),
-        "strategy": cfg.get("strategy", {}).get("name"),
+        "strategy": cfg.get("strategy", {}).get("ref") or cfg.get("strategy", {}).get("name"),
         "fitness": cfg.get("fitness", {}).get("ref"),
         "budget": {k: v for k, v in cfg.get("budget", {}).items() if v is not None},
         "individuals": table.num_rows,

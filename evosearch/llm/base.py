@@ -1,19 +1,20 @@
 """The LLM backend protocol: batched requests in, completions with usage out.
 
 Backends register in ``registry.llms`` and are configured as a ``PluginConfig``
-(``{name: transformers | openai | ..., params: {...}}``). Operators keep the *config*, not the
+(``{ref: transformers | openai | ..., params: {...}}``). Operators keep the *config*, not the
 backend: ``backend_from_config`` returns one shared instance per config per process, so a
 checkpoint never pickles model weights or connections.
 """
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import json
 import pathlib
 import threading
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,13 +78,24 @@ class Completion:
         return not self.error
 
 
-@runtime_checkable
-class LLMBackend(Protocol):
-    """What every backend provides."""
+class LLMBackend(abc.ABC):
+    """What every backend provides; the defaults are used when a backend does not.
 
+    Attributes:
+        cacheable: Answers depend only on the request (and ``cache_id``): a run may keep
+            them in its response cache.
+        cache_id: What identifies this backend's answers in the cache (None: its config).
+    """
+
+    cacheable: ClassVar[bool] = False
+    cache_id: str | None = None
+
+    @abc.abstractmethod
     def generate(self, requests: Sequence[LLMRequest]) -> list[Completion]:
         """Answer every request, in order; never raises for a failed request."""
-        ...
+
+    def close(self) -> None:  # noqa: B027  (optional hook)
+        """Release the model or connections."""
 
 
 _BACKENDS: dict[str, LLMBackend] = {}
@@ -107,7 +119,7 @@ def get_cache_dir() -> pathlib.Path | None:
 
 
 def backend_from_config(config: Any, *, cache_dir: str | pathlib.Path | None = None) -> LLMBackend:
-    """The shared backend instance for a ``PluginConfig`` (or ``{name, params}`` dict).
+    """The shared backend instance for a ``PluginConfig`` (or ``{ref, params}`` dict).
 
     One instance per distinct config per process: operators hold only the config, so
     checkpoints stay small and a model is loaded once. With a cache directory (``cache_dir``,
@@ -118,7 +130,7 @@ def backend_from_config(config: Any, *, cache_dir: str | pathlib.Path | None = N
         registry.RegistryError: for an unknown backend or bad parameters.
     """
     if isinstance(config, dict):
-        name, params = config["name"], dict(config.get("params", {}))
+        name, params = config.get("ref") or config["name"], dict(config.get("params", {}))
     else:
         name, params = config.name, dict(config.params)
     key = json.dumps([name, params], sort_keys=True, default=str)
@@ -135,7 +147,7 @@ def _shared(key: str, name: str, params: dict, cache_dir: Any) -> LLMBackend:
         backend = entry.create(params, key="llm.params")
         _BACKENDS[key] = backend
     directory = cache_dir if cache_dir is not None else _CACHE_DIR
-    if directory is None or not getattr(backend, "cacheable", False):
+    if directory is None or not backend.cacheable:
         return backend
     from evosearch.llm.cache import CACHE_FILE, CachedBackend
 
@@ -143,7 +155,7 @@ def _shared(key: str, name: str, params: dict, cache_dir: Any) -> LLMBackend:
     cached_key = json.dumps([key, str(path.resolve())])
     wrapped = _BACKENDS.get(cached_key)
     if wrapped is None:
-        wrapped = CachedBackend(backend, path, getattr(backend, "cache_id", None) or key)
+        wrapped = CachedBackend(backend, path, backend.cache_id or key)
         _BACKENDS[cached_key] = wrapped
     return wrapped
 
@@ -152,7 +164,5 @@ def clear_backends() -> None:
     """Forget shared backend instances (tests; freeing a model)."""
     with _LOCK:
         for backend in _BACKENDS.values():
-            close = getattr(backend, "close", None)
-            if callable(close):
-                close()
+            backend.close()
         _BACKENDS.clear()

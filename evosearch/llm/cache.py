@@ -90,7 +90,7 @@ class ResponseCache:
             self._db.close()
 
 
-class CachedBackend:
+class CachedBackend(LLMBackend):
     """Wraps a backend: reproducible requests are answered from a ``ResponseCache`` first.
 
     Args:
@@ -106,7 +106,7 @@ class CachedBackend:
     def __init__(self, inner: LLMBackend, path: str | pathlib.Path, backend_id: str | None = None):
         self.inner = inner
         self.cache = ResponseCache(path)
-        self.backend_id = backend_id or getattr(inner, "cache_id", None) or type(inner).__name__
+        self.backend_id = backend_id or inner.cache_id or type(inner).__name__
         self.hits = 0
         self.misses = 0
 

@@ -32,7 +32,7 @@ import numpy as np
 import pydantic
 
 from evosearch import registry
-from evosearch.llm.base import Completion, LLMRequest
+from evosearch.llm.base import Completion, LLMBackend, LLMRequest
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class _Fatal(Exception):
 
 
 @registry.llms.register("openai")
-class OpenAIBackend:
+class OpenAIBackend(LLMBackend):
     """Chat completions over HTTP from any OpenAI-compatible server.
 
     Args:

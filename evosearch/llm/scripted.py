@@ -11,11 +11,11 @@ import time
 from collections.abc import Callable, Sequence
 
 from evosearch import registry
-from evosearch.llm.base import Completion, LLMRequest
+from evosearch.llm.base import Completion, LLMBackend, LLMRequest
 
 
 @registry.llms.register("scripted")
-class ScriptedBackend:
+class ScriptedBackend(LLMBackend):
     """Returns scripted answers; counts characters as tokens.
 
     Args:

@@ -21,7 +21,7 @@ import numpy as np
 import pydantic
 
 from evosearch import registry
-from evosearch.llm.base import Completion, LLMRequest, Message
+from evosearch.llm.base import Completion, LLMBackend, LLMRequest, Message
 
 
 class TransformersParams(pydantic.BaseModel):
@@ -68,7 +68,7 @@ def render_plain(messages: Sequence[Message]) -> str:
 
 
 @registry.llms.register("transformers")
-class TransformersBackend:
+class TransformersBackend(LLMBackend):
     """Batched generation from a local checkpoint directory.
 
     Args:

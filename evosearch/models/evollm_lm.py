@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from evosearch import registry
+from evosearch.llm.base import LLMBackend
 from evosearch.models.tinylm import byte_llama_config, cache_root
 from evosearch.strategies.evollm_prompt import blocks, format_point, render_prompt, to_grid
 
@@ -201,7 +202,7 @@ if __name__ == "__main__":
 
 
 @registry.llms.register("evollm-tiny")
-class EvoLLMTinyBackend:
+class EvoLLMTinyBackend(LLMBackend):
     """LLM backend ``evollm-tiny``: the teacher-trained model, answered by ``transformers``.
 
     Builds (trains) the model on first use if it is not cached, then delegates generation to

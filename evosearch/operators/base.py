@@ -1,4 +1,10 @@
-"""Shared pieces of variation operators: the config of one operator, deap seeding, results."""
+"""The operator, selector and initializer contracts, and shared pieces of variation.
+
+Each family's base class declares what a plugin may provide, with defaults (STYLE.md 17):
+strategies read ``op.uses_context`` and ``op.inspirations`` instead of probing for them.
+Plugins are usually frozen pydantic dataclasses (``@dataclass(config=PARAMS)``) deriving
+from one of these bases; ``evosearch.api`` re-exports them.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,14 @@ import contextlib
 import dataclasses
 import random
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pydantic
 
 from evosearch.genomes.base import Genome
 from evosearch.individual import Cost, Individual
+from evosearch.strategies.base import Offspring
 
 # Frozen, strict parameter models for operators, selectors, initializers and archives.
 PARAMS = pydantic.ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
@@ -33,13 +40,59 @@ class VariationError(Exception):
         self.cost = cost or Cost()
 
 
-@dataclasses.dataclass(frozen=True)
-class Child:
-    """An operator output with extra record-keeping (optional; plain genomes also work)."""
+class Operator:
+    """A variation operator: ``op(parents, rng) -> list[Genome | Offspring]``.
 
-    genome: Genome
-    params: dict[str, Any] = dataclasses.field(default_factory=dict)
-    cost: Cost = dataclasses.field(default_factory=Cost)
+    Subclasses implement ``__call__(self, parents, rng)`` (plus ``context=`` when
+    ``uses_context``) and return new genomes, or ``Offspring(genome, operator_params=...,
+    cost=...)`` records when they have parameters or LLM cost to record.
+
+    Attributes:
+        arity: How many parent genomes one call takes.
+        uses_context: Called as ``op(parents, rng, context=VariationContext(...))``.
+        inspirations: Other archive members to put in the context (LLM operators).
+    """
+
+    arity: ClassVar[int] = 1
+    uses_context: ClassVar[bool] = False
+    inspirations: ClassVar[int] = 0
+
+
+class Selector:
+    """Picks parents: ``sel(individuals, n, rng) -> list[Individual]``.
+
+    Attributes:
+        uses_child_counts: Also called with ``child_counts=`` (told children per parent id).
+    """
+
+    uses_child_counts: ClassVar[bool] = False
+
+
+class Initializer:
+    """Makes the first genomes: ``init(n, rng) -> list[Genome]``."""
+
+
+class Child(Offspring):
+    """Deprecated name of an operator's ``Offspring`` record: ``Child(genome, params, cost)``."""
+
+    def __init__(
+        self, genome: Genome, params: dict[str, Any] | None = None, cost: Cost | None = None
+    ):
+        super().__init__(genome, operator_params=dict(params or {}), cost=cost or Cost())
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The ``operator_params`` of the record."""
+        return dict(self.operator_params)
+
+
+def as_offspring(value: Genome | Offspring) -> Child:
+    """An operator's output as a record (genomes get empty parameters)."""
+    if isinstance(value, Child):
+        return value
+    if isinstance(value, Offspring):
+        return Child(value.genome, dict(value.operator_params), value.cost)
+    return Child(value)
 
 
 @dataclasses.dataclass(frozen=True)

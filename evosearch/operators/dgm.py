@@ -24,7 +24,14 @@ from evosearch.fitness.coding_tasks import log_tail, run_agent
 from evosearch.fitness.sandbox import SandboxLimits
 from evosearch.genomes.code import CodeGenome
 from evosearch.llm.templates import render
-from evosearch.operators.base import PARAMS, Child, VariationContext, VariationError
+from evosearch.operators.base import (
+    PARAMS,
+    Initializer,
+    Offspring,
+    Operator,
+    VariationContext,
+    VariationError,
+)
 from evosearch.operators.llm_common import ask_llm
 from evosearch.scenarios.dgm_agent import ENTRY, initial_agent_files
 
@@ -34,7 +41,7 @@ AGENT_CODE_CHARS = 12000
 
 @registry.initializers.register("dgm.initial_agent")
 @dataclass(config=PARAMS)
-class InitialAgent:
+class InitialAgent(Initializer):
     """The DGM's root: the shipped initial coding agent (``evosearch/scenarios/dgm_agent``)."""
 
     def __call__(self, n: int, rng: np.random.Generator) -> list[CodeGenome]:
@@ -67,7 +74,7 @@ def agent_code(genome: CodeGenome, limit: int = AGENT_CODE_CHARS) -> str:
 
 @registry.operators.register("dgm.self_improve")
 @dataclass(config=PARAMS)
-class SelfImprove:
+class SelfImprove(Operator):
     """Diagnose a failed task, then let the parent agent rewrite its own code.
 
     Attributes:
@@ -92,7 +99,7 @@ class SelfImprove:
         parents: Sequence[CodeGenome],
         rng: np.random.Generator,
         context: VariationContext | None = None,
-    ) -> list[Child]:
+    ) -> list[Offspring]:
         (parent,) = parents
         if not isinstance(parent, CodeGenome):
             raise VariationError(f"dgm.self_improve needs a CodeGenome, got {type(parent)}")
@@ -166,7 +173,7 @@ class SelfImprove:
             "llm_requests": agent_run.llm_requests,
             "changed_files": sorted(p for p in edited if edited[p] != parent.files.get(p)),
         }
-        return [Child(child, params, cost)]
+        return [Offspring(child, operator_params=params, cost=cost)]
 
 
 def _failures(context: VariationContext | None) -> list[dict[str, str]]:

@@ -19,7 +19,14 @@ from evosearch.config import PluginConfig
 from evosearch.genomes.code import CodeGenome
 from evosearch.individual import Cost, Individual
 from evosearch.llm import templates
-from evosearch.operators.base import PARAMS, Child, VariationContext, VariationError
+from evosearch.operators.base import (
+    PARAMS,
+    Initializer,
+    Offspring,
+    Operator,
+    VariationContext,
+    VariationError,
+)
 from evosearch.operators.code_edits import (
     EditError,
     apply_diff,
@@ -66,7 +73,7 @@ def render_inspirations(context: VariationContext | None, limit: int) -> str:
 
 
 @dataclass(config=PARAMS)
-class _LLMCodeOperator:
+class _LLMCodeOperator(Operator):
     """Parameters shared by the code operators.
 
     Attributes:
@@ -112,7 +119,7 @@ class _LLMCodeOperator:
                 check_syntax({p: child.files[p] for p in changed})
             except EditError as exc:
                 raise VariationError(str(exc), raw=raw, cost=cost) from None
-        return [Child(child, {**params, "changed": changed}, cost)]
+        return [Offspring(child, operator_params={**params, "changed": changed}, cost=cost)]
 
 
 def _code(genome: object) -> CodeGenome:
@@ -134,7 +141,7 @@ class LLMDiffMutation(_LLMCodeOperator):
         parents: Sequence[CodeGenome],
         rng: np.random.Generator,
         context: VariationContext | None = None,
-    ) -> list[Child]:
+    ) -> list[Offspring]:
         parent = _code(parents[0])
         ind = parent_individual(context, 0, parent)
         prompt = templates.render(
@@ -169,7 +176,7 @@ class LLMRewriteMutation(_LLMCodeOperator):
         parents: Sequence[CodeGenome],
         rng: np.random.Generator,
         context: VariationContext | None = None,
-    ) -> list[Child]:
+    ) -> list[Offspring]:
         parent = _code(parents[0])
         ind = parent_individual(context, 0, parent)
         prompt = templates.render(
@@ -202,7 +209,7 @@ class LLMCodeCrossover(_LLMCodeOperator):
         parents: Sequence[CodeGenome],
         rng: np.random.Generator,
         context: VariationContext | None = None,
-    ) -> list[Child]:
+    ) -> list[Offspring]:
         a, b = _code(parents[0]), _code(parents[1])
         ia: Individual | None = parent_individual(context, 0, a)
         ib: Individual | None = parent_individual(context, 1, b)
@@ -228,7 +235,7 @@ class LLMCodeCrossover(_LLMCodeOperator):
 
 @registry.initializers.register("code.from_dir")
 @dataclass(config=PARAMS)
-class ProgramFromDir:
+class ProgramFromDir(Initializer):
     """The initial population: ``n`` copies of the program in ``path`` (``*.py`` files).
 
     Attributes:

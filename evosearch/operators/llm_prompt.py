@@ -20,7 +20,14 @@ from evosearch.config import PluginConfig
 from evosearch.genomes.text import TextGenome
 from evosearch.individual import Cost, Individual
 from evosearch.llm import templates
-from evosearch.operators.base import PARAMS, Child, VariationContext, VariationError
+from evosearch.operators.base import (
+    PARAMS,
+    Initializer,
+    Offspring,
+    Operator,
+    VariationContext,
+    VariationError,
+)
 from evosearch.operators.llm_common import (
     ask_llm,
     feedback_text,
@@ -54,7 +61,7 @@ def _text(genome: object) -> TextGenome:
 
 
 @dataclass(config=PARAMS)
-class _LLMPromptOperator:
+class _LLMPromptOperator(Operator):
     """Parameters shared by the prompt operators.
 
     Attributes:
@@ -92,7 +99,7 @@ class _LLMPromptOperator:
         ]
         return "\n".join(lines)
 
-    def _run(self, prompt: str, rng: np.random.Generator, **params) -> list[Child]:
+    def _run(self, prompt: str, rng: np.random.Generator, **params) -> list[Offspring]:
         raw, cost = ask_llm(
             self.llm,
             prompt,
@@ -102,7 +109,7 @@ class _LLMPromptOperator:
             temperature=self.temperature,
             tag=self.tag,
         )
-        return [Child(extract_prompt(raw, cost), params, cost)]
+        return [Offspring(extract_prompt(raw, cost), operator_params=params, cost=cost)]
 
 
 @registry.operators.register("llm.prompt_mutate")
@@ -118,7 +125,7 @@ class PromptMutation(_LLMPromptOperator):
         parents: Sequence[TextGenome],
         rng: np.random.Generator,
         context: VariationContext | None = None,
-    ) -> list[Child]:
+    ) -> list[Offspring]:
         p = _text(parents[0])
         ind = parent_individual(context, 0, p)
         prompt = templates.render(
@@ -145,7 +152,7 @@ class EvoPromptGA(_LLMPromptOperator):
         parents: Sequence[TextGenome],
         rng: np.random.Generator,
         context: VariationContext | None = None,
-    ) -> list[Child]:
+    ) -> list[Offspring]:
         a, b = _text(parents[0]), _text(parents[1])
         ia, ib = parent_individual(context, 0, a), parent_individual(context, 1, b)
         prompt = templates.render(
@@ -177,7 +184,7 @@ class EvoPromptDE(_LLMPromptOperator):
         parents: Sequence[TextGenome],
         rng: np.random.Generator,
         context: VariationContext | None = None,
-    ) -> list[Child]:
+    ) -> list[Offspring]:
         target, da, db = (_text(p) for p in parents[:3])
         it = parent_individual(context, 0, target)
         best_ind = context.best if context is not None else None
@@ -201,7 +208,7 @@ class EvoPromptDE(_LLMPromptOperator):
 
 @registry.initializers.register("text.prompts")
 @dataclass(config=PARAMS)
-class SeedPrompts:
+class SeedPrompts(Initializer):
     """The initial population: the given prompts, cycled to ``n`` (EvoPrompt's manual seeds).
 
     Attributes:

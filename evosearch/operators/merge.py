@@ -22,7 +22,7 @@ from pydantic.dataclasses import dataclass
 from evosearch import registry
 from evosearch.genomes.weights import WeightsGenome
 from evosearch.models import merging
-from evosearch.operators.base import PARAMS, Child
+from evosearch.operators.base import PARAMS, Initializer, Offspring, Operator
 
 
 def merge_genome(
@@ -61,7 +61,7 @@ def _per_input_names(method: str) -> set[str]:
 
 
 @dataclass(config=PARAMS)
-class MergeCrossover:
+class MergeCrossover(Operator):
     """Merge ``arity`` parents with a mergekit method into one child recipe.
 
     Attributes:
@@ -110,7 +110,7 @@ class MergeCrossover:
             else:
                 params[key] = float(rng.uniform(lo, hi))
         child = merge_genome(self.method, parents, params, base_model=self.base_model, rng=rng)
-        return [Child(child, {"method": self.method, **params})]
+        return [Offspring(child, operator_params={"method": self.method, **params})]
 
 
 registry.operators.add("merge", MergeCrossover)
@@ -137,7 +137,7 @@ del _name, _cls
 
 @registry.initializers.register("weights.pool")
 @dataclass(config=PARAMS)
-class PoolModels:
+class PoolModels(Initializer):
     """Initial weights genomes: the named pool models in turn, then seeded-noise copies.
 
     Attributes:

@@ -18,7 +18,7 @@ from pydantic.dataclasses import dataclass
 
 from evosearch import registry
 from evosearch.genomes.weights import WeightsGenome
-from evosearch.operators.base import PARAMS, Child
+from evosearch.operators.base import PARAMS, Offspring, Operator
 
 
 def tensor_seed(seed: int, name: str) -> int:
@@ -55,7 +55,7 @@ def add_noise(
 
 @registry.operators.register("noise.gaussian")
 @dataclass(config=PARAMS)
-class GaussianNoise:
+class GaussianNoise(Operator):
     """Mutation: the parent recipe plus seeded Gaussian noise (a new seed per child).
 
     Attributes:
@@ -73,4 +73,6 @@ class GaussianNoise:
             raise TypeError(f"noise.gaussian mutates WeightsGenome, got {type(parent).__name__}")
         seed = int(rng.integers(0, 2**63 - 1))
         child = parent.noised(seed, self.sigma, self.mask_p)
-        return [Child(child, {"seed": seed, "sigma": self.sigma, "mask_p": self.mask_p})]
+        return [Offspring(
+            child, operator_params={"seed": seed, "sigma": self.sigma, "mask_p": self.mask_p}
+        )]

@@ -12,12 +12,12 @@ from pydantic.dataclasses import dataclass
 
 from evosearch import registry
 from evosearch.genomes.seedchain import MAX_SEED, SeedChainGenome
-from evosearch.operators.base import PARAMS, Child
+from evosearch.operators.base import PARAMS, Initializer, Offspring, Operator
 
 
 @registry.initializers.register("seedchain.random")
 @dataclass(config=PARAMS)
-class RandomSeedChains:
+class RandomSeedChains(Initializer):
     """``n`` genomes, each a fresh random initial seed."""
 
     sigma: float = Field(default=0.05, gt=0)
@@ -28,11 +28,11 @@ class RandomSeedChains:
 
 @registry.operators.register("seedchain.mutate")
 @dataclass(config=PARAMS)
-class SeedChainMutation:
+class SeedChainMutation(Operator):
     """θ' = θ + σ·ε(seed): append one fresh seed to the chain."""
 
     arity = 1
 
-    def __call__(self, parents: list[SeedChainGenome], rng: np.random.Generator) -> list[Child]:
+    def __call__(self, parents: list[SeedChainGenome], rng: np.random.Generator) -> list[Offspring]:
         seed = int(rng.integers(0, MAX_SEED))
-        return [Child(parents[0].mutated(seed), {"seed": seed})]
+        return [Offspring(parents[0].mutated(seed), operator_params={"seed": seed})]

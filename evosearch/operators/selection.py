@@ -15,7 +15,7 @@ from pydantic.dataclasses import dataclass
 
 from evosearch import registry
 from evosearch.individual import Individual
-from evosearch.operators.base import PARAMS
+from evosearch.operators.base import PARAMS, Selector
 
 
 class ValidPool(list):
@@ -40,7 +40,7 @@ def _scores(individuals: Sequence[Individual]) -> np.ndarray:
 
 @registry.selectors.register("tournament")
 @dataclass(config=PARAMS)
-class Tournament:
+class Tournament(Selector):
     """Best of ``k`` drawn uniformly with replacement, ``n`` times."""
 
     k: int = Field(default=3, ge=1)
@@ -55,7 +55,7 @@ class Tournament:
 
 @registry.selectors.register("truncation")
 @dataclass(config=PARAMS)
-class Truncation:
+class Truncation(Selector):
     """Uniform among the best ``fraction`` of the pool (at least one)."""
 
     fraction: float = Field(default=0.5, gt=0, le=1)
@@ -68,7 +68,7 @@ class Truncation:
 
 @registry.selectors.register("best")
 @dataclass(config=PARAMS)
-class Best:
+class Best(Selector):
     """The ``n`` best, best first (repeating from the top when ``n`` exceeds the pool)."""
 
     def __call__(self, individuals: Sequence[Individual], n: int, rng: np.random.Generator):
@@ -78,7 +78,7 @@ class Best:
 
 @registry.selectors.register("roulette")
 @dataclass(config=PARAMS)
-class Roulette:
+class Roulette(Selector):
     """Fitness-proportional on scores shifted so the worst valid one gets ``floor``."""
 
     floor: float = Field(default=1e-9, ge=0)
@@ -95,7 +95,7 @@ class Roulette:
 
 @registry.selectors.register("uniform")
 @dataclass(config=PARAMS)
-class Uniform:
+class Uniform(Selector):
     """Uniform over the valid pool (uniform-from-archive, as in MAP-Elites)."""
 
     def __call__(self, individuals: Sequence[Individual], n: int, rng: np.random.Generator):

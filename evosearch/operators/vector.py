@@ -15,7 +15,7 @@ from pydantic.dataclasses import dataclass
 
 from evosearch import registry
 from evosearch.genomes.vector import VectorGenome
-from evosearch.operators.base import PARAMS, seeded_python_random
+from evosearch.operators.base import PARAMS, Initializer, Operator, seeded_python_random
 
 
 def _bounds(g: VectorGenome) -> tuple[list[float], list[float]]:
@@ -26,7 +26,7 @@ def _bounds(g: VectorGenome) -> tuple[list[float], list[float]]:
 
 @registry.initializers.register("vector.uniform")
 @dataclass(config=PARAMS)
-class UniformVectors:
+class UniformVectors(Initializer):
     """Vectors drawn uniformly in ``[low, high]^dimension``."""
 
     dimension: int = Field(ge=1)
@@ -40,7 +40,7 @@ class UniformVectors:
 
 @registry.initializers.register("vector.normal")
 @dataclass(config=PARAMS)
-class NormalVectors:
+class NormalVectors(Initializer):
     """Vectors drawn from ``N(mean, std^2)`` per coordinate, optionally clipped to bounds."""
 
     dimension: int = Field(ge=1)
@@ -56,7 +56,7 @@ class NormalVectors:
 
 @registry.operators.register("vector.gaussian")
 @dataclass(config=PARAMS)
-class GaussianMutation:
+class GaussianMutation(Operator):
     """Add ``N(0, sigma^2)`` to each coordinate with probability ``indpb``; clip to bounds."""
 
     arity = 1
@@ -71,7 +71,7 @@ class GaussianMutation:
 
 @registry.operators.register("vector.polynomial")
 @dataclass(config=PARAMS)
-class PolynomialMutation:
+class PolynomialMutation(Operator):
     """deap's bounded polynomial mutation (``mutPolynomialBounded``)."""
 
     arity = 1
@@ -90,7 +90,7 @@ class PolynomialMutation:
 
 @registry.operators.register("vector.sbx")
 @dataclass(config=PARAMS)
-class SimulatedBinaryCrossover:
+class SimulatedBinaryCrossover(Operator):
     """deap's bounded simulated binary crossover (``cxSimulatedBinaryBounded``): 2 → 2."""
 
     arity = 2
@@ -107,7 +107,7 @@ class SimulatedBinaryCrossover:
 
 @registry.operators.register("vector.blend")
 @dataclass(config=PARAMS)
-class BlendCrossover:
+class BlendCrossover(Operator):
     """deap's blend crossover (``cxBlend``, BLX-alpha): 2 → 2."""
 
     arity = 2
@@ -123,7 +123,7 @@ class BlendCrossover:
 
 @registry.operators.register("vector.uniform_crossover")
 @dataclass(config=PARAMS)
-class UniformCrossover:
+class UniformCrossover(Operator):
     """deap's uniform crossover (``cxUniform``): swap each coordinate with ``indpb``."""
 
     arity = 2

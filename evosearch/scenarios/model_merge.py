@@ -55,10 +55,10 @@ def merge_config(
             "timeout": 900,
         },
         "strategy": {
-            "name": "merge_cmaes",
+            "ref": "merge_cmaes",
             "params": {
                 "pool": pool,
-                "popsize": popsize,
+                "population_size": popsize,
                 "stdev_init": 1 / 6,
                 "genotype": {
                     "models": list(experts),
@@ -93,7 +93,7 @@ def genome_config(
             "timeout": 900,
         },
         "strategy": {
-            "name": "genome",
+            "ref": "genome",
             "params": {"pool": pool, "models": list(models), "population_size": population_size},
         },
     }

@@ -43,7 +43,7 @@ def cartpole_config(
             "timeout": 300,
         },
         "strategy": {
-            "name": "deep_ga",
+            "ref": "deep_ga",
             "params": {
                 "population_size": population_size,
                 "truncation": truncation,
@@ -51,7 +51,7 @@ def cartpole_config(
                 "sigma": sigma,
             },
         },
-        "executor": {"name": "serial", "workers": 1},
+        "executor": {"ref": "serial", "workers": 1},
     }
 
 

@@ -17,7 +17,7 @@ from evosearch import registry
 from evosearch.config import PluginConfig
 from evosearch.genomes.base import Genome
 from evosearch.individual import FitnessResult, Individual, Status, best_of
-from evosearch.operators.base import Child, VariationContext, VariationError
+from evosearch.operators.base import Child, VariationContext, VariationError, as_offspring
 from evosearch.operators.selection import ValidPool, valid_only
 from evosearch.strategies.base import Offspring, Strategy
 
@@ -54,9 +54,9 @@ class ArchiveParams(pydantic.BaseModel):
     batch_size: int = Field(default=16, ge=1)
     init: PluginConfig
     init_size: int | None = Field(default=None, ge=1)
-    selector: PluginConfig = PluginConfig(name="tournament")
+    selector: PluginConfig = PluginConfig(ref="tournament")
     operators: list[OperatorStep] = Field(min_length=1)
-    archive: PluginConfig = PluginConfig(name="population")
+    archive: PluginConfig = PluginConfig(ref="population")
     dedup: bool = False
     parallel_variations: int = Field(default=1, ge=1)
 
@@ -109,7 +109,7 @@ class ArchiveStrategy(Strategy):
         out: list[Offspring] = []
         init_size = self.params.init_size or self.batch_size
         pool = ValidPool(valid_only(self.archive.members()))
-        islands = getattr(self.archive, "islands", 1)
+        islands = self.archive.islands
         by_island: dict[int, ValidPool] = {}
         if self._initialised < init_size or not pool:
             k = n if not pool else min(n, init_size - self._initialised)
@@ -152,7 +152,7 @@ class ArchiveStrategy(Strategy):
             return [o for outs in ex.map(one, self.rng.spawn(need)) for o in outs]
 
     def _select(self, pool: list[Individual], k: int) -> list[Individual]:
-        if getattr(self.selector, "uses_child_counts", False):
+        if self.selector.uses_child_counts:
             return self.selector(pool, k, self.rng, child_counts=self._children)
         return self.selector(pool, k, self.rng)
 
@@ -250,7 +250,7 @@ def _apply(
     parents: list[Individual],
 ) -> list[Genome | Child]:
     """Call an operator; those with ``uses_context`` also get a ``VariationContext``."""
-    if not getattr(op, "uses_context", False):
+    if not op.uses_context:
         return op(genomes, rng)
     return op(genomes, rng, context=variation_context(pool, parents, op, rng))
 
@@ -265,13 +265,13 @@ def variation_context(
     """
     parent_ids = {p.id for p in parents}
     others = [i for i in pool if i.id not in parent_ids and i.result is not None and i.result.ok]
-    k = min(int(getattr(op, "inspirations", 0) or 0), len(others))
+    k = min(int(op.inspirations or 0), len(others))
     picks = sorted(rng.choice(len(others), size=k, replace=False).tolist()) if k else []
     return VariationContext(tuple(parents), tuple(others[i] for i in picks), best_of(pool))
 
 
-def _as_child(value: Genome | Child) -> Child:
-    return value if isinstance(value, Child) else Child(value)
+def _as_child(value: Genome | Offspring) -> Child:
+    return as_offspring(value)
 
 
 def _merge(before: Child, after: Child) -> Child:

@@ -74,6 +74,11 @@ class Strategy(abc.ABC):
     #: config (summed over the class hierarchy).
     rebuilt_attrs: ClassVar[tuple[str, ...]] = ("params", "_pending", "_asked")
     STATE_VERSION: ClassVar[int] = 1
+    #: The pydantic model of the strategy's parameters; the engine builds it from
+    #: ``strategy.params`` and calls ``cls(params, rng=rng)``. None: ``cls(**params, rng=rng)``.
+    Params: ClassVar[type[Any] | None] = None
+    #: The archive the strategy keeps (its membership events and QD stats are stored).
+    archive: Any = None
 
     def __init__(self, *, rng: np.random.Generator):
         self.rng = rng
@@ -89,6 +94,18 @@ class Strategy(abc.ABC):
     @abc.abstractmethod
     def batch_size(self) -> int:
         """Individuals per ``ask()`` (the population size for generational strategies)."""
+
+    @property
+    def population_size(self) -> int:
+        """Individuals per ``ask()``: the one name of ``batch_size`` across plugins."""
+        return self.batch_size
+
+    def restore(self, store: Any) -> None:  # noqa: B027  (optional hook)
+        """Rebuild state a checkpoint leaves out from the run's committed individuals.
+
+        Called on resume after the checkpoint is loaded; the default keeps everything in
+        the checkpoint and does nothing.
+        """
 
     def facts(self) -> dict[str, Any] | None:
         """Run-wide facts stored once per run (vector strategies: dimension and bounds)."""

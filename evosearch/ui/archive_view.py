@@ -99,13 +99,18 @@ def qd_metrics(store: RunStore) -> dict[str, Any] | None:
 def grid_spec(cfg: dict[str, Any]) -> tuple[list[int], list[list[float]]] | None:
     """``(dims, ranges)`` of the run's MAP-Elites grid archive, if it has a 2-D one."""
     archive = ((cfg.get("strategy") or {}).get("params") or {}).get("archive") or {}
-    if archive.get("name") == "islands":
+    if _ref(archive) == "islands":
         archive = (archive.get("params") or {}).get("archive") or {}
     params = archive.get("params") or {}
     dims, ranges = params.get("dims"), params.get("ranges")
-    if archive.get("name") != "grid" or not dims or len(dims) != 2 or not ranges:
+    if _ref(archive) != "grid" or not dims or len(dims) != 2 or not ranges:
         return None
     return [int(d) for d in dims], [[float(a), float(b)] for a, b in ranges]
+
+
+def _ref(plugin: dict[str, Any]) -> Any:
+    """A stored plugin config's reference (``name`` in configs written before ``ref``)."""
+    return plugin.get("ref") or plugin.get("name")
 
 
 def binned_qd_curves(cols: Columns, bins: int = 20) -> dict[str, Any] | None:

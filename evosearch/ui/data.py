@@ -97,7 +97,7 @@ class RunView:
         return {
             "run": str(self.store.path),
             "name": cfg.get("name"),
-            "strategy": (cfg.get("strategy") or {}).get("name"),
+            "strategy": _plugin_ref(cfg.get("strategy")),
             "fitness": (cfg.get("fitness") or {}).get("ref"),
             "seq": m.get("seq", 0),
             "updated_at": m.get("updated_at"),
@@ -359,3 +359,11 @@ def _nan_list(a: np.ndarray) -> list[float | None]:
 
 
 __all__ = ["RunView"]
+
+
+def _plugin_ref(plugin: Any) -> Any:
+    """A stored plugin config's reference (``name`` in configs written before ``ref``)."""
+    if isinstance(plugin, str):
+        return plugin
+    plugin = plugin or {}
+    return plugin.get("ref") or plugin.get("name")

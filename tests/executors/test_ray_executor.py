@@ -141,7 +141,7 @@ def test_a_steady_state_run_streams_through_ray_without_duplicate_rows(task_pool
         budget={"evaluations": 20},
         fitness={"ref": "fault_fitness:score", "params": {"device": "cpu"}},
         executor={
-            "name": "ray",
+            "ref": "ray",
             "workers": 2,
             "params": {"actors": False, "cpus_per_worker": 0.5},
         },

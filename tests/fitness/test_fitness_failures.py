@@ -22,7 +22,7 @@ def spec(ref: str, timeout: float | None = 5.0, **params) -> FitnessSpec:
         {
             "budget": {"generations": 1},
             "fitness": {"ref": f"helper_fitness:{ref}", "timeout": timeout, "params": params},
-            "strategy": {"name": "cmaes", "params": {"dimension": 2}},
+            "strategy": {"ref": "cmaes", "params": {"dimension": 2}},
         }
     ).fitness
     return FitnessSpec.from_config(cfg)

@@ -12,17 +12,17 @@ from pydantic.dataclasses import dataclass
 from evosearch.genomes.vector import VectorGenome
 from evosearch.individual import Cost
 from evosearch.llm.base import LLMRequest, backend_from_config
-from evosearch.operators.base import PARAMS, Child, VariationError
+from evosearch.operators.base import PARAMS, Offspring, Operator, VariationError
 
 
 @dataclass(config=PARAMS)
-class AskThenNudge:
+class AskThenNudge(Operator):
     """Sends one seeded request per child; the answer is ignored, its usage recorded."""
 
     llm: dict[str, Any]
     arity = 1
 
-    def __call__(self, parents: list[VectorGenome], rng: np.random.Generator) -> list[Child]:
+    def __call__(self, parents: list[VectorGenome], rng: np.random.Generator) -> list[Offspring]:
         req = LLMRequest.from_prompt(
             f"improve {parents[0].values.round(3).tolist()}",
             seed=int(rng.integers(0, 2**31 - 1)),
@@ -35,32 +35,34 @@ class AskThenNudge:
             raise VariationError(c.error, raw=c.text, cost=cost)
         g = parents[0]
         values = g.values + rng.normal(0, 0.1, size=g.values.shape)
-        return [Child(VectorGenome(values, g.low, g.high), {"cached": c.cached}, cost)]
+        return [Offspring(
+            VectorGenome(values, g.low, g.high), operator_params={"cached": c.cached}, cost=cost
+        )]
 
 
 def llm_run(url: str, budget: dict) -> dict:
     """A tiny archive run whose only operator is ``AskThenNudge`` on the server at ``url``."""
     llm = {
-        "name": "openai",
+        "ref": "openai",
         "params": {"base_url": url, "model": "m", "price_in": 2.0, "price_out": 4.0},
     }
     cfg = archive_config(budget=budget)
-    cfg["strategy"]["params"]["batch_size"] = 4
+    cfg["strategy"]["params"]["population_size"] = 4
     cfg["strategy"]["params"]["operators"] = [
-        {"name": "llm_test_operator:AskThenNudge", "params": {"llm": llm}}
+        {"ref": "llm_test_operator:AskThenNudge", "params": {"llm": llm}}
     ]
     return cfg
 
 
 @dataclass(config=PARAMS)
-class AskForNumber:
+class AskForNumber(Operator):
     """Asks for a number and adds it to the first coordinate; an answer without one fails."""
 
     llm: dict[str, Any]
     max_tokens: int = 8
     arity = 1
 
-    def __call__(self, parents: list[VectorGenome], rng: np.random.Generator) -> list[Child]:
+    def __call__(self, parents: list[VectorGenome], rng: np.random.Generator) -> list[Offspring]:
         req = LLMRequest.from_prompt(
             "Answer with one number:",
             max_tokens=self.max_tokens,
@@ -77,4 +79,4 @@ class AskForNumber:
         g = parents[0]
         values = g.values.copy()
         values[0] += float(match.group())
-        return [Child(VectorGenome(values, g.low, g.high), cost=cost)]
+        return [Offspring(VectorGenome(values, g.low, g.high), cost=cost)]

@@ -28,7 +28,7 @@ def _fresh():
 
 def config(url: str) -> dict:
     return {
-        "name": "openai",
+        "ref": "openai",
         "params": {"base_url": url, "model": "tiny", "price_in": 1.0, "price_out": 3.0},
     }
 
@@ -94,7 +94,7 @@ def test_the_cache_dir_set_by_the_engine_is_the_default(tmp_path):
         assert not isinstance(backend_from_config(config(srv.url)), CachedBackend)
         set_cache_dir(tmp_path)
         assert isinstance(backend_from_config(config(srv.url)), CachedBackend)
-        scripted = backend_from_config({"name": "scripted", "params": {"responses": ["x"]}})
+        scripted = backend_from_config({"ref": "scripted", "params": {"responses": ["x"]}})
         assert not isinstance(scripted, CachedBackend)  # not cacheable: left alone
 
 

@@ -164,8 +164,8 @@ def test_concurrency_limits_requests_in_flight_and_keeps_order():
 
 def test_bad_config_names_the_key_and_the_problem():
     with pytest.raises(RegistryError, match=r"llm\.params\.base_url.*http\(s\) URL"):
-        backend_from_config({"name": "openai", "params": {"base_url": "localhost", "model": "m"}})
+        backend_from_config({"ref": "openai", "params": {"base_url": "localhost", "model": "m"}})
     with pytest.raises(RegistryError, match=r"llm\.params\.api_key\b.*accepted"):
         backend_from_config(
-            {"name": "openai", "params": {"base_url": "http://x/v1", "model": "m", "api_key": "k"}}
+            {"ref": "openai", "params": {"base_url": "http://x/v1", "model": "m", "api_key": "k"}}
         )

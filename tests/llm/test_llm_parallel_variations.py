@@ -30,7 +30,7 @@ def test_parallel_variations_are_reproducible(tmp_path, workers):
     with fake_openai(latency=0.02) as srv:
         for k in range(2):
             cfg = llm_run(srv.url, {"generations": 3})
-            cfg["strategy"]["params"]["batch_size"] = 6
+            cfg["strategy"]["params"]["population_size"] = 6
             cfg["strategy"]["params"]["parallel_variations"] = workers
             cfg["strategy"]["params"]["operators"][0]["params"]["llm"]["params"]["concurrency"] = 3
             Engine.create(cfg, tmp_path / f"run{k}").run()

@@ -123,13 +123,13 @@ def test_the_tokenizer_chat_template_is_used_when_present(checkpoint, tmp_path):
 def test_registered_as_transformers_and_a_missing_path_is_a_clear_error(checkpoint, tmp_path):
     clear_backends()
     try:
-        b = backend_from_config({"name": "transformers", "params": {"path": str(checkpoint)}})
+        b = backend_from_config({"ref": "transformers", "params": {"path": str(checkpoint)}})
         assert isinstance(b, TransformersBackend)
         with pytest.raises(RegistryError, match=r"llm\.params\.path.*does not exist"):
-            backend_from_config({"name": "transformers", "params": {"path": str(tmp_path / "no")}})
+            backend_from_config({"ref": "transformers", "params": {"path": str(tmp_path / "no")}})
         with pytest.raises(RegistryError, match=r"llm\.params\.dtype"):
             backend_from_config(
-                {"name": "transformers", "params": {"path": str(checkpoint), "dtype": "int3"}}
+                {"ref": "transformers", "params": {"path": str(checkpoint), "dtype": "int3"}}
             )
     finally:
         clear_backends()
@@ -153,11 +153,11 @@ def test_a_run_with_a_random_model_records_garbage_as_failed_mutations_and_goes_
     from evosearch.engine import Engine
     from evosearch.store import RunStore
 
-    llm = {"name": "transformers", "params": {"path": str(checkpoint), "device": "cpu"}}
+    llm = {"ref": "transformers", "params": {"path": str(checkpoint), "device": "cpu"}}
     cfg = archive_config(budget={"generations": 3})
-    cfg["strategy"]["params"]["batch_size"] = 4
+    cfg["strategy"]["params"]["population_size"] = 4
     cfg["strategy"]["params"]["operators"] = [
-        {"name": "llm_test_operator:AskForNumber", "params": {"llm": llm}}
+        {"ref": "llm_test_operator:AskForNumber", "params": {"llm": llm}}
     ]
     clear_backends()
     try:

@@ -70,10 +70,10 @@ def test_merge_cmaes_run_stores_recipes_and_exports(pico_pool, tmp_path):
         "budget": {"generations": 3},
         "fitness": {"ref": "test_weight_search:closeness", "params": {"pool": _pool(pico_pool)}},
         "strategy": {
-            "name": "merge_cmaes",
+            "ref": "merge_cmaes",
             "params": {
                 "pool": _pool(pico_pool),
-                "popsize": 6,
+                "population_size": 6,
                 "genotype": {"models": ["m1", "m2"], "method": "linear", "layer_groups": 2},
             },
         },
@@ -114,7 +114,7 @@ def test_genome_strategy_keeps_elites_and_offers_the_ensemble(pico_pool, tmp_pat
         "budget": {"generations": 4},
         "fitness": {"ref": "test_weight_search:closeness", "params": {"pool": _pool(pico_pool)}},
         "strategy": {
-            "name": "genome",
+            "ref": "genome",
             "params": {
                 "pool": _pool(pico_pool),
                 "models": ["m0", "m1", "m2"],
@@ -140,7 +140,7 @@ def test_export_without_a_pool_is_a_one_line_error(tmp_path, pico_pool):
         "name": "merge",
         "budget": {"generations": 1},
         "fitness": {"ref": "sphere"},
-        "strategy": {"name": "cmaes", "params": {"dimension": 2, "popsize": 4}},
+        "strategy": {"ref": "cmaes", "params": {"dimension": 2, "population_size": 4}},
     }
     Engine.create(cfg, tmp_path / "run").run()
     proc = run_cli("export", tmp_path / "run", "0", "--to", tmp_path / "x")
@@ -160,7 +160,7 @@ def test_bad_merge_search_config_fails_before_the_run(pico_pool, tmp_path, chang
         "name": "bad",
         "budget": {"generations": 1},
         "fitness": {"ref": "test_weight_search:closeness", "params": {"pool": _pool(pico_pool)}},
-        "strategy": {"name": "merge_cmaes", "params": {"pool": _pool(pico_pool), "genotype": geno}},
+        "strategy": {"ref": "merge_cmaes", "params": {"pool": _pool(pico_pool), "genotype": geno}},
     }
     with pytest.raises(RegistryError, match=match):
         Engine.create(cfg, tmp_path / "run")
@@ -173,7 +173,7 @@ def test_bad_pool_path_fails_before_the_run(pico_pool, tmp_path):
         "name": "bad",
         "budget": {"generations": 1},
         "fitness": {"ref": "test_weight_search:closeness", "params": {"pool": pool}},
-        "strategy": {"name": "genome", "params": {"pool": pool, "models": ["m0", "m1"]}},
+        "strategy": {"ref": "genome", "params": {"pool": pool, "models": ["m0", "m1"]}},
     }
     with pytest.raises(RegistryError, match="'m1': path does not exist"):
         Engine.create(cfg, tmp_path / "run")
@@ -186,7 +186,7 @@ def test_genome_run_resumes_from_its_checkpoint(pico_pool, tmp_path):
         "budget": {"generations": 2},
         "fitness": {"ref": "test_weight_search:closeness", "params": {"pool": _pool(pico_pool)}},
         "strategy": {
-            "name": "genome",
+            "ref": "genome",
             "params": {"models": ["m0", "m1", "m2"], "population_size": 4, "sigma": 0.01},
         },
     }
@@ -206,7 +206,7 @@ def test_export_best_in_process_and_nested_recipes_skip_the_yaml(pico_pool, tmp_
         "seed": 5,
         "budget": {"generations": 2},
         "fitness": {"ref": "test_weight_search:closeness", "params": {"pool": _pool(pico_pool)}},
-        "strategy": {"name": "genome", "params": {"models": ["m0", "m1"], "population_size": 3}},
+        "strategy": {"ref": "genome", "params": {"models": ["m0", "m1"], "population_size": 3}},
     }
     Engine.create(cfg, tmp_path / "run").run()
     assert main(["export", str(tmp_path / "run"), "best", "--to", str(tmp_path / "best")]) == 0

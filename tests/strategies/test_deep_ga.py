@@ -83,4 +83,5 @@ def test_registered_initializer_and_mutation_build_seed_chains():
     assert isinstance(g, SeedChainGenome) and g.sigma == 0.3
     mutate = registry.operators.get("seedchain.mutate").create({})
     (child,) = mutate([g], rng)
-    assert child.genome.seeds[:1] == g.seeds and child.params["seed"] == child.genome.seeds[1]
+    assert child.genome.seeds[:1] == g.seeds
+    assert child.operator_params["seed"] == child.genome.seeds[1]

@@ -80,7 +80,7 @@ def test_blocks_cover_every_coordinate_once():
 
 
 def _llm(answers):
-    return {"name": "scripted", "params": {"responses": answers}}
+    return {"ref": "scripted", "params": {"responses": answers}}
 
 
 def _run_generations(strategy, gens, f=lambda x: -float(np.sum(x**2))):
@@ -131,7 +131,7 @@ def test_unparseable_answers_fall_back_to_the_buffer_best():
 
 
 def test_backend_errors_fall_back_and_are_recorded():
-    llm = {"name": "scripted", "params": {"responses": ["1,2"], "fail_every": 1}}
+    llm = {"ref": "scripted", "params": {"responses": ["1,2"], "fail_every": 1}}
     s = EvoLLM(EvoLLMParams(dimension=2, popsize=3, llm=llm), rng=np.random.default_rng(3))
     _run_generations(s, 2)
     assert s.fallbacks == 1
@@ -153,8 +153,8 @@ def test_evollm_runs_are_deterministic_with_a_scripted_backend(tmp_path):
             "budget": {"generations": 4},
             "fitness": {"ref": "bbob", "params": {"function": 1, "dimension": 3}},
             "strategy": {
-                "name": "evollm",
-                "params": {"dimension": 3, "popsize": 5, "block_size": 2,
+                "ref": "evollm",
+                "params": {"dimension": 3, "population_size": 5, "block_size": 2,
                            "llm": _llm(["40,60", "55", "x", "10,20"])},
             },
         }

@@ -12,6 +12,7 @@ from evosearch import registry
 from evosearch.config import load_config
 from evosearch.engine import build_strategy
 from evosearch.individual import FitnessResult, Individual, Status
+from evosearch.strategies.base import Strategy
 
 # Strategies that need a model or an LLM are checked by their own tests (plugin_examples).
 STRATEGIES = [n for n in registry.strategies.names() if n not in EXERCISED_ELSEWHERE["strategy"]]
@@ -24,7 +25,7 @@ def make(name: str, seed: int = 0):
         {
             "budget": {"generations": 1},
             "fitness": "sphere",
-            "strategy": {"name": name, "params": STRATEGY_PARAMS[name]},
+            "strategy": {"ref": name, "params": STRATEGY_PARAMS[name]},
         }
     )
     return build_strategy(cfg, np.random.default_rng(seed))
@@ -137,7 +138,9 @@ def test_ids_increase_and_generations_count(name):
 
 # Strategies with ``restore(store)`` leave state out of the pickle and rebuild it from the
 # committed individuals; their resume is covered by tests/store/test_sigkill_resume.py.
-SELF_CONTAINED = [n for n in STRATEGIES if not hasattr(registry.strategies.get(n).obj, "restore")]
+SELF_CONTAINED = [
+    n for n in STRATEGIES if registry.strategies.get(n).obj.restore is Strategy.restore
+]
 
 
 @pytest.mark.parametrize("name", SELF_CONTAINED)

@@ -169,14 +169,14 @@ def grid_config(**overrides) -> dict:
         "budget": {"generations": 4},
         "fitness": {"ref": "arm"},
         "strategy": {
-            "name": "archive",
+            "ref": "archive",
             "params": {
-                "batch_size": 30,
-                "init": {"name": "vector.normal", "params": {"dimension": 4, "std": 0.5}},
-                "selector": {"name": "uniform"},
-                "operators": [{"name": "vector.gaussian", "params": {"sigma": 0.3}}],
+                "population_size": 30,
+                "init": {"ref": "vector.normal", "params": {"dimension": 4, "std": 0.5}},
+                "selector": {"ref": "uniform"},
+                "operators": [{"ref": "vector.gaussian", "params": {"sigma": 0.3}}],
                 "archive": {
-                    "name": "grid",
+                    "ref": "grid",
                     "params": {"dims": [10, 10], "ranges": [[-4, 4], [-4, 4]], "qd_offset": -10},
                 },
             },

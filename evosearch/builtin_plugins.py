@@ -1,0 +1,104 @@
+"""The built-in plugins by name, without importing them.
+
+``registry`` reads this table to know every built-in name (for config validation, error
+messages and ``evosearch`` listings) and imports a plugin's module only when a config names
+it. Each value is ``"module:attribute"``: the module registers the plugin with its family's
+decorator when imported, which is when the registration checks run.
+``tests/test_registry_lazy.py`` imports every module of the package and asserts this table
+equals what the modules register, so it cannot drift.
+"""
+
+from __future__ import annotations
+
+BUILTINS: dict[str, dict[str, str]] = {
+    "archive": {
+        "cvt": "evosearch.archives.cvt:CVTArchive",
+        "dgm": "evosearch.archives.dgm:DGMArchive",
+        "grid": "evosearch.archives.grid:GridArchive",
+        "islands": "evosearch.archives.islands:Islands",
+        "novelty": "evosearch.archives.novelty:NoveltyArchive",
+        "population": "evosearch.archives.population:Population",
+    },
+    "executor": {
+        "processes": "evosearch.executors.processes:ProcessExecutor",
+        "ray": "evosearch.executors.ray:RayExecutor",
+        "serial": "evosearch.executors.serial:SerialExecutor",
+    },
+    "fitness": {
+        "arm": "evosearch.fitness.arm:arm",
+        "bbob": "evosearch.fitness.bbob:bbob",
+        "cartpole": "evosearch.fitness.cartpole:cartpole",
+        "code.sandbox": "evosearch.fitness.code:code_sandbox",
+        "dgm.coding": "evosearch.fitness.dgm:dgm_coding",
+        "prompt.sentiment": "evosearch.fitness.prompt_task:prompt_sentiment",
+        "rastrigin": "evosearch.fitness.builtin:rastrigin",
+        "sphere": "evosearch.fitness.builtin:sphere",
+        "sphere_batched": "evosearch.fitness.builtin:sphere_batched",
+        "weights.lm_tasks": "evosearch.fitness.weights:lm_tasks",
+        "zdt1": "evosearch.fitness.builtin:zdt1",
+    },
+    "initializer": {
+        "code.from_dir": "evosearch.operators.llm_code:ProgramFromDir",
+        "dgm.initial_agent": "evosearch.operators.dgm:InitialAgent",
+        "seedchain.random": "evosearch.operators.seedchain:RandomSeedChains",
+        "text.prompts": "evosearch.operators.llm_prompt:SeedPrompts",
+        "vector.normal": "evosearch.operators.vector:NormalVectors",
+        "vector.uniform": "evosearch.operators.vector:UniformVectors",
+        "weights.pool": "evosearch.operators.merge:PoolModels",
+    },
+    "llm": {
+        "evollm-tiny": "evosearch.models.evollm_lm:EvoLLMTinyBackend",
+        "openai": "evosearch.llm.openai_backend:OpenAIBackend",
+        "scripted": "evosearch.llm.scripted:ScriptedBackend",
+        "transformers": "evosearch.llm.transformers_backend:TransformersBackend",
+    },
+    "operator": {
+        "dgm.self_improve": "evosearch.operators.dgm:SelfImprove",
+        "llm.code_crossover": "evosearch.operators.llm_code:LLMCodeCrossover",
+        "llm.diff": "evosearch.operators.llm_code:LLMDiffMutation",
+        "llm.evoprompt_de": "evosearch.operators.llm_prompt:EvoPromptDE",
+        "llm.evoprompt_ga": "evosearch.operators.llm_prompt:EvoPromptGA",
+        "llm.prompt_mutate": "evosearch.operators.llm_prompt:PromptMutation",
+        "llm.rewrite": "evosearch.operators.llm_code:LLMRewriteMutation",
+        "merge": "evosearch.operators.merge:MergeCrossover",
+        "merge.breadcrumbs": "evosearch.operators.merge:Merge_breadcrumbs",
+        "merge.dare_linear": "evosearch.operators.merge:Merge_dare_linear",
+        "merge.dare_ties": "evosearch.operators.merge:Merge_dare_ties",
+        "merge.della": "evosearch.operators.merge:Merge_della",
+        "merge.linear": "evosearch.operators.merge:Merge_linear",
+        "merge.model_stock": "evosearch.operators.merge:Merge_model_stock",
+        "merge.slerp": "evosearch.operators.merge:Merge_slerp",
+        "merge.task_arithmetic": "evosearch.operators.merge:Merge_task_arithmetic",
+        "merge.ties": "evosearch.operators.merge:Merge_ties",
+        "noise.gaussian": "evosearch.operators.noise:GaussianNoise",
+        "seedchain.mutate": "evosearch.operators.seedchain:SeedChainMutation",
+        "vector.blend": "evosearch.operators.vector:BlendCrossover",
+        "vector.gaussian": "evosearch.operators.vector:GaussianMutation",
+        "vector.polynomial": "evosearch.operators.vector:PolynomialMutation",
+        "vector.sbx": "evosearch.operators.vector:SimulatedBinaryCrossover",
+        "vector.uniform_crossover": "evosearch.operators.vector:UniformCrossover",
+    },
+    "selector": {
+        "best": "evosearch.operators.selection:Best",
+        "dgm": "evosearch.archives.dgm:DGMSelector",
+        "novelty": "evosearch.archives.novelty:NoveltySelector",
+        "roulette": "evosearch.operators.selection:Roulette",
+        "tournament": "evosearch.operators.selection:Tournament",
+        "truncation": "evosearch.operators.selection:Truncation",
+        "uniform": "evosearch.operators.selection:Uniform",
+    },
+    "strategy": {
+        "archive": "evosearch.strategies.archive:ArchiveStrategy",
+        "cmaes": "evosearch.strategies.evotorch:CMAES",
+        "deep_ga": "evosearch.strategies.deep_ga:DeepGA",
+        "evollm": "evosearch.strategies.evollm:EvoLLM",
+        "ga": "evosearch.strategies.ga:GeneticAlgorithm",
+        "genome": "evosearch.strategies.genome_pso:GenomeStrategy",
+        "hill_climb": "evosearch.strategies.simple:HillClimb",
+        "map_elites": "evosearch.strategies.map_elites:MapElites",
+        "merge_cmaes": "evosearch.strategies.merge_cmaes:MergeCMAES",
+        "pgpe": "evosearch.strategies.evotorch:PGPE",
+        "random_search": "evosearch.strategies.simple:RandomSearch",
+        "snes": "evosearch.strategies.evotorch:SNES",
+    },
+}
