@@ -402,6 +402,7 @@ class Engine:
             ),
             ("wall_seconds", b.wall_seconds is not None and self.elapsed >= b.wall_seconds),
             ("llm_tokens", b.llm_tokens is not None and self.tokens >= b.llm_tokens),
+            ("converged", bool(getattr(self.strategy, "converged", None))),  # restarts spent
         ]
         for name, hit in checks:
             if hit:

@@ -24,13 +24,14 @@ from pydantic import Field
 from evosearch import registry
 from evosearch.genomes.vector import VectorGenome
 from evosearch.individual import Individual
+from evosearch.strategies import restarts
 from evosearch.strategies.base import Offspring, Strategy
 
 logging.getLogger("evotorch").setLevel(logging.WARNING)
 warnings.filterwarnings("ignore", message="To copy construct from a tensor", category=UserWarning)
 
 
-class EvotorchParams(pydantic.BaseModel):
+class EvotorchParams(restarts.RestartParams):
     """Parameters shared by the evotorch strategies.
 
     Attributes:
@@ -42,6 +43,7 @@ class EvotorchParams(pydantic.BaseModel):
         center_init: Initial mean (default: evotorch samples it in ``[low, high]``).
         options: Any other keyword of the evotorch algorithm's constructor, passed through
             (e.g. ``center_learning_rate`` for PGPE, ``separable`` for CMA-ES).
+        restarts, restart_popsize_factor, tolx: see ``strategies/restarts.py``.
     """
 
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
@@ -157,9 +159,20 @@ class EvotorchStrategy(Strategy):
         self._thread.start()
         values = _CHANNELS[self._channel][0].get()
         if values is None:
-            raise RuntimeError(f"evotorch {self.algorithm} failed: {self._error}") from self._error
+            self._thread.join()
+            if not isinstance(self._error, Exception) or getattr(self, "restart_event", None):
+                raise RuntimeError(f"evotorch {self.algorithm} failed: {self._error}") from (
+                    self._error
+                )
+            restarts.restart_or_stop(self, restarts.numerical_reason(self._error))
+            if getattr(self, "converged", None):
+                raise RuntimeError(f"evotorch {self.algorithm} failed: {self._error}")
+            return self._ask(n)  # the fresh distribution samples this generation
         self._values = values
         label = f"evotorch.{self.algorithm}"
+        event = restarts.take_event(self)
+        if event is not None:
+            return [Offspring(VectorGenome(v.numpy()), (), "restart", event) for v in values]
         return [Offspring(VectorGenome(v.numpy()), (), label) for v in values]
 
     def _tell(self, individuals: list[Individual]) -> None:
@@ -172,8 +185,12 @@ class EvotorchStrategy(Strategy):
         self._thread.join()
         self._thread = None
         self._values = None
-        if self._error is not None:
+        if isinstance(self._error, Exception):  # evotorch's update broke numerically
+            restarts.restart_or_stop(self, restarts.numerical_reason(self._error))
+        elif self._error is not None:
             raise RuntimeError(f"evotorch {self.algorithm} failed: {self._error}") from self._error
+        elif reason := restarts.convergence_reason(self):
+            restarts.restart_or_stop(self, reason)
 
     def __getstate__(self) -> dict[str, Any]:
         if self._thread is not None:
