@@ -100,11 +100,14 @@ def _check_server(where: str, params: dict[str, Any]) -> None:
         with urllib.request.urlopen(request, timeout=PROBE_TIMEOUT) as response:  # noqa: S310
             response.read(1 << 20)
     except urllib.error.HTTPError as exc:
-        if exc.code in (401, 403):  # the server is there; the key is the user's business
+        # Any answer means a server is there (401/403: the key is the user's business;
+        # transformers serve answers 500 here without an HF cache directory). A 404 means
+        # the URL is wrong, typically a base_url without its /v1.
+        if exc.code != 404:
             return
         raise ConfigError(
-            f"{where}: the LLM server at {base} answered GET /models with HTTP {exc.code} "
-            f"(model {model!r})"
+            f"{where}.params.base_url: {base} answered GET /models with HTTP 404 "
+            f"(is the API root, e.g. .../v1, missing? model {model!r})"
         ) from None
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         reason = getattr(exc, "reason", exc)
