@@ -43,13 +43,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from evosearch.config import load_config
-    from evosearch.engine import Engine
     from evosearch.preflight import check_backends
 
     config = load_config(args.config, args.overrides)
     out = pathlib.Path(args.out) if args.out else default_run_dir(config.name)
     _refuse_foreign_dir(out)
     check_backends(config)  # every model and server the config names, before writing
+    from evosearch.engine import Engine  # (torch & co.: after the quick checks)
+
     engine = Engine.create(config, out)
     return drive(engine, quiet=args.quiet)
 
