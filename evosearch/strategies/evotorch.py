@@ -164,9 +164,7 @@ class EvotorchStrategy(Strategy):
                 raise RuntimeError(f"evotorch {self.algorithm} failed: {self._error}") from (
                     self._error
                 )
-            restarts.restart_or_stop(self, restarts.numerical_reason(self._error))
-            if getattr(self, "converged", None):
-                raise RuntimeError(f"evotorch {self.algorithm} failed: {self._error}")
+            restarts.restart_or_stop(self, restarts.numerical_reason(self._error), force=True)
             return self._ask(n)  # the fresh distribution samples this generation
         self._values = values
         label = f"evotorch.{self.algorithm}"

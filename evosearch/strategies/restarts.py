@@ -80,18 +80,22 @@ def numerical_reason(error: BaseException) -> str:
     return f"numerical error: {text[:160]}"
 
 
-def restart_or_stop(strategy: Any, reason: str) -> None:
+def restart_or_stop(strategy: Any, reason: str, *, force: bool = False) -> None:
     """Restart ``strategy`` with a fresh, larger distribution, or mark it converged.
 
     Sets ``strategy.converged`` (a reason string) when no restart is left; otherwise
     rebuilds the searcher and labels the next batch with the ``restart`` operator.
+    ``force`` rebuilds even then (a generation already asked for must still be sampled;
+    the engine stops after it).
     """
     done = int(getattr(strategy, "restarts_done", 0))
     params = strategy.params
     if done >= params.restarts:
         strategy.converged = reason
-        return
-    popsize = max(2, int(math.ceil(strategy._popsize() * params.restart_popsize_factor)))
+        if not force:
+            return
+    factor = 1.0 if done >= params.restarts else params.restart_popsize_factor
+    popsize = max(2, int(math.ceil(strategy._popsize() * factor)))
     center = strategy.rng.uniform(params.low, params.high, size=params.dimension)
     strategy.params = params.model_copy(
         update={"popsize": popsize, "center_init": [float(c) for c in center]}
