@@ -127,3 +127,22 @@ def test_demo_runs_from_any_directory_and_reports_errors_on_stderr(tmp_path):
         assert demo.find_config(None) == REPO_ROOT / "examples" / "model-merge.yaml"
     finally:
         os.chdir(here)
+
+
+def test_lineage_prints_an_individual_in_full_before_marking_it_repeated(tmp_path, capsys):
+    # a diamond: #3 has parents #1 and #2, both children of #0
+    parents = {0: (), 1: (0,), 2: (0,), 3: (1, 2)}
+    with RunStore.create(tmp_path / "d", "name: d\n") as store:
+        store.commit(
+            [
+                Individual(i, VectorGenome([float(i)]), parent_ids=p, generation=len(p) and i,
+                           operator="init" if not p else "x", result=FitnessResult(score=i))
+                for i, p in parents.items()
+            ],
+            None,
+            generation=3,
+        )
+    assert main(["lineage", str(tmp_path / "d"), "3", "--full"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("#0 score") == 1 and "#0 (repeated" in out
+    assert out.index("#0 score") < out.index("#0 (repeated")
