@@ -16,14 +16,13 @@ import math
 import pathlib
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from evosearch import registry
+from evosearch import registry, scratch
 from evosearch.archives.rebuild import archive_tables
 from evosearch.batch import Batch, Results
 from evosearch.config import RunConfig, dump_config, load_config
@@ -31,6 +30,7 @@ from evosearch.executors.base import Executor, Task
 from evosearch.fitness.base import FitnessContext, FitnessSpec, row_seeds
 from evosearch.individual import Individual, best_of
 from evosearch.llm import base as llm_base
+from evosearch.run_health import RunHealth
 from evosearch.store.runstore import RunStore, StoreError
 from evosearch.strategies.base import Strategy
 
@@ -50,6 +50,7 @@ class Progress:
     fraction_done: float
     tokens: int
     failed: int
+    status_counts: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -62,6 +63,8 @@ class RunSummary:
     best: Individual | None
     elapsed: float
     stopped_by: str
+    status_counts: dict[str, int] = dataclasses.field(default_factory=dict)
+    stop_reason: str = ""  # why an infrastructure or convergence stop happened
 
 
 def build_strategy(config: RunConfig, rng: np.random.Generator) -> Strategy:
@@ -127,8 +130,12 @@ class Engine:
         self.tokens = int(counters.get("tokens", 0))
         self.failed = int(counters.get("failed", 0))
         self.commits = int(counters.get("commits", 0))
+        self.health = RunHealth(
+            max(8, 2 * strategy.batch_size), counts=counters.get("status_counts")
+        )
+        self._committed = self._committed_view()
         self._start = time.monotonic()
-        self._scratch = tempfile.mkdtemp(prefix="evosearch-scratch-")
+        self._scratch = scratch.reserve()  # created only if an evaluator uses it
         self._device = _default_device(config.fitness.params)
         self.stopped_by = ""
         llm_base.set_cache_dir(store.path)  # LLM answers are cached in the run directory
@@ -240,6 +247,7 @@ class Engine:
         self.tokens += results.tokens() + (sum(c.tokens_in + c.tokens_out for c in batch.cost)
                                            if batch.cost else 0)
         self.failed += results.failures()
+        self.health.add_columns(results.status, results.error)
         return batch, results
 
     def _run_generational(self) -> None:
@@ -328,6 +336,7 @@ class Engine:
                 self.tokens += ind.result.cost.tokens_in + ind.result.cost.tokens_out
             if math.isnan(ind.score):
                 self.failed += 1
+        self.health.add(individuals)
 
     @property
     def elapsed(self) -> float:
@@ -353,6 +362,16 @@ class Engine:
             "generation": self.generation,
             "best_score": None if self.strategy.best is None else self.strategy.best.score,
             "best_id": None if self.strategy.best is None else self.strategy.best.id,
+            "status_counts": dict(self.health.counts),
+        }
+
+    def _committed_view(self) -> dict[str, Any]:
+        """What the summary reports: the state of the last commit (Ctrl-C loses the rest)."""
+        return {
+            "evaluations": self.evaluations,
+            "generation": self.generation,
+            "best": self.strategy.best,
+            "status_counts": dict(self.health.counts),
         }
 
     def _commit_batches(self, batches: list[tuple[Batch, Results]]) -> None:
@@ -377,6 +396,7 @@ class Engine:
         self.store.commit(
             individuals, state, generation=generation, counters=counters, tables=tables
         )
+        self._committed = self._committed_view()
         if self._progress is not None:
             self._progress(self.progress())
 
@@ -395,6 +415,7 @@ class Engine:
             fraction_done=self.fraction_done(),
             tokens=self.tokens,
             failed=self.failed,
+            status_counts=dict(self.health.counts),
         )
 
     def fraction_done(self) -> float:
@@ -427,6 +448,8 @@ class Engine:
             ),
             ("wall_seconds", b.wall_seconds is not None and self.elapsed >= b.wall_seconds),
             ("llm_tokens", b.llm_tokens is not None and self.tokens >= b.llm_tokens),
+            ("converged", bool(getattr(self.strategy, "converged", None))),  # restarts spent
+            ("infrastructure", self.health.stop_reason is not None),
         ]
         for name, hit in checks:
             if hit:
@@ -435,16 +458,25 @@ class Engine:
         return False
 
     def summary(self) -> RunSummary:
-        best = self.strategy.best
-        if best is None:
+        """The run as committed (after Ctrl-C, work evaluated but not committed is not in it)."""
+        view = self._committed
+        best = view["best"]
+        if best is None and self.stopped_by != "interrupted":
             best = best_of(self.strategy.members())
+        stopped_by = self.stopped_by or "budget"
+        reason = {
+            "infrastructure": self.health.stop_reason or "",
+            "converged": str(getattr(self.strategy, "converged", None) or ""),
+        }.get(stopped_by, "")
         return RunSummary(
             run_dir=self.store.path,
-            generations=self.generation,
-            evaluations=self.evaluations,
+            generations=view["generation"],
+            evaluations=view["evaluations"],
             best=best,
             elapsed=self.elapsed,
-            stopped_by=self.stopped_by or "budget",
+            stopped_by=stopped_by,
+            status_counts=view["status_counts"],
+            stop_reason=reason,
         )
 
     def close(self) -> None:

@@ -105,3 +105,18 @@ def slow_sphere(genome, ctx):
 def dies(genome, ctx):
     """The worker process dies (like a segfault or an OOM kill)."""
     os._exit(13)
+
+
+def llm_down(genome, ctx):
+    """Asks a real ``openai`` backend on a port nothing listens on (a server that went away)."""
+    from evosearch.individual import Status
+    from evosearch.llm.base import LLMRequest, backend_from_config
+
+    llm = {
+        "name": "openai",
+        "params": {"base_url": "http://127.0.0.1:9/v1", "model": "m", "max_retries": 0},
+    }
+    completion = backend_from_config(llm).generate([LLMRequest.from_prompt("hi")])[0]
+    if completion.ok:
+        return _sphere(genome)
+    return FitnessResult.failure(Status.FAILED, f"every LLM request failed: {completion.error}")

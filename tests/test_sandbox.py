@@ -81,14 +81,16 @@ def run():
 
 
 @pytest.mark.parametrize(
-    ("tail", "status"),
-    [("while True: pass", Status.TIMEOUT), ("return 1", Status.OK)],
+    ("tail", "status", "limit"),
+    # The returning parent gets a limit no loaded machine reaches (booting the sandbox and
+    # three interpreters used to race 3 s); the hanging one needs a limit to be killed by.
+    [("while True: pass", Status.TIMEOUT, 5), ("return 1", Status.OK, 120)],
     ids=["parent-hangs", "parent-returns"],
 )
-def test_child_processes_never_survive_the_evaluation(tmp_path, tail, status):
+def test_child_processes_never_survive_the_evaluation(tmp_path, tail, status, limit):
     marker = f"evosearch-test-{uuid.uuid4().hex}"
     main = SPAWNER.format(marker=marker, tail=tail)
-    r = evaluate(tmp_path, main, limits={"timeout": 3})
+    r = evaluate(tmp_path, main, limits={"timeout": limit})
     assert r.status is status, r.error
     left = survivors(marker)
     for pid in left:  # never leave a sleeper behind, whatever the outcome

@@ -61,10 +61,43 @@ def cmd_export(args: argparse.Namespace) -> int:
         )
     run_cfg = yaml.safe_load(store.run_yaml) or {}
     fn = resolve_reference(EXPORTERS[kind])
-    written = fn(ind, run_cfg, pathlib.Path(args.to), args)
-    for path in written:
+    out = pathlib.Path(args.to)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise CLIError(f"--to {out}: exists and is not an empty directory; choose a new one")
+    for path in _write_whole(out, lambda tmp: fn(ind, run_cfg, tmp, args)):
         print(path)
     return 0
+
+
+def _write_whole(out: pathlib.Path, write) -> list[pathlib.Path]:
+    """Run ``write(tmp_dir)`` next to ``out`` and rename it to ``out`` only if it succeeds.
+
+    A failed export (bad pool path, a full disk, Ctrl-C) leaves no partial directory.
+    """
+    import os
+    import shutil
+    import tempfile
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        written = write(tmp)
+        if out.is_dir():
+            out.rmdir()  # empty (checked above)
+        os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    os.chmod(out, 0o777 & ~_umask())
+    return [out / pathlib.Path(p).relative_to(tmp) for p in written]
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def find_pool_config(run_cfg: dict[str, Any]) -> dict[str, Any] | None:

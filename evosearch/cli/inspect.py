@@ -33,7 +33,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("id", type=int, nargs="?", help="individual id (or use --best)")
     g.add_argument("--best", action="store_true", help="the best individual of the run")
     g.add_argument("--descendants", action="store_true", help="children instead of parents")
-    g.add_argument("--depth", type=int, default=None, help="at most this many generations")
+    g.add_argument(
+        "--depth",
+        type=int,
+        default=None,
+        help="at most this many generations (default with --best: 8, unless --full)",
+    )
     g.add_argument("--format", choices=["tree", "dot", "json", "html"], default="tree")
     g.add_argument(
         "--collapse",
@@ -57,6 +62,9 @@ def _open(path: str):
     from evosearch.store import RunStore
 
     return RunStore.open(path)
+
+
+BEST_DEFAULT_DEPTH = 8
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -97,7 +105,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=1))
         return 0
-    out = Console()
+    out = _console()
     grid = Table.grid(padding=(0, 2))
     for k, v in info.items():
         if k == "llm_by_operator":
@@ -140,7 +148,11 @@ def cmd_top(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([_row_json(r) for r in rows], indent=1))
         return 0
-    table = Table(title=f"top {len(rows)} of {store.num_individuals}")
+    ok = _count_ok(store)
+    title = f"top {len(rows)} of {store.num_individuals}"
+    if len(rows) < args.n and ok < store.num_individuals:
+        title += f" (only {ok} evaluated ok; failed ones are not ranked)"
+    table = Table(title=title)
     for col in ("rank", "id", "score", "gen", "operator", "parents", "genome"):
         table.add_column(col, overflow="fold")
     from evosearch.store.schema import from_row
@@ -156,8 +168,25 @@ def cmd_top(args: argparse.Namespace) -> int:
             ",".join(map(str, r["parent_ids"])) or "-",
             g.summary(),
         )
-    Console().print(table)
+    _console().print(table)
     return 0
+
+
+def _count_ok(store) -> int:
+    import pyarrow.compute as pc
+
+    status = store.table(["status"])["status"]
+    return int(pc.sum(pc.equal(status, "ok")).as_py() or 0)
+
+
+def _console(**kw) -> Console:
+    """A console that does not wrap at 80 columns when piped (logs, ``less``, ``grep``)."""
+    import os
+
+    console = Console(**kw)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(width=1000, soft_wrap=True, **kw)
+    return console
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -190,7 +219,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, indent=1, default=str))
         return 0
-    out = Console()
+    out = _console()
     out.print(f"[bold]individual #{ind.id}[/]  {ind.genome.summary()}")
     for k in (
         "status",
@@ -209,10 +238,24 @@ def cmd_show(args: argparse.Namespace) -> int:
         out.print(f"  [bold]operator_params[/]: {data['operator_params']}", highlight=False)
     for k in ("error", "feedback"):
         if data[k]:
-            out.print(f"  [bold]{k}[/]:\n{_indent(data[k])}", highlight=False, markup=False)
+            out.print(f"  [bold]{k}[/]:")
+            out.print(_indent(data[k]), highlight=False, markup=False)
     out.print("  [bold]genome[/]:")
-    out.print(_indent(json.dumps(data["genome"], indent=1)[:20000]), highlight=False, markup=False)
+    out.print(_indent(genome_text(data["genome"])[:20000]), highlight=False, markup=False)
     return 0
+
+
+def genome_text(genome: object) -> str:
+    """A genome for reading: code as its files with their line breaks, text as text."""
+    if isinstance(genome, dict) and isinstance(genome.get("files"), dict):
+        parts = [f"entry: {genome.get('entry', '')}"]
+        for path, text in sorted(genome["files"].items()):
+            parts.append(f"--- {path} ---")
+            parts.append(str(text).rstrip("\n"))
+        return "\n".join(parts)
+    if isinstance(genome, dict) and set(genome) == {"text"} and isinstance(genome["text"], str):
+        return genome["text"]
+    return json.dumps(genome, indent=1)
 
 
 def cmd_lineage(args: argparse.Namespace) -> int:
@@ -231,12 +274,17 @@ def cmd_lineage(args: argparse.Namespace) -> int:
         raise CLIError("give an individual id or --best")
     if args.depth is not None and args.depth < 0:
         raise CLIError(f"--depth must be >= 0, got {args.depth}")
-    lin = render.collect(store, target, descendants=args.descendants, depth=args.depth)
+    depth = args.depth
+    if depth is None and args.best and not args.full and args.format == "tree":
+        depth = BEST_DEFAULT_DEPTH  # thousands of lines otherwise; --depth N / --full for more
+    lin = render.collect(store, target, descendants=args.descendants, depth=depth)
     collapse = 0 if args.full else args.collapse
     if args.format == "tree":
         tree = render.to_rich_tree(lin, collapse)
         if not args.output:
-            Console().print(tree)
+            _console().print(tree)
+            if lin.frontier and depth == BEST_DEFAULT_DEPTH and args.depth is None:
+                print(f"(ancestry cut at {depth} generations; --depth N or --full for more)")
             if args.diff:
                 print(chain_diffs(store, target))
             return 0

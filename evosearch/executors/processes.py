@@ -18,6 +18,7 @@ from joblib.externals.loky import get_reusable_executor
 from joblib.externals.loky.process_executor import TerminatedWorkerError
 
 from evosearch import registry
+from evosearch.executors import lifeline
 from evosearch.executors.base import Executor, Task, run_task
 from evosearch.individual import FitnessResult, Status
 
@@ -39,7 +40,9 @@ class ProcessExecutor(Executor):
         self._lock = threading.Lock()
         self._live: set[cf.Future] = set()  # submitted, not yet resolved
         self._retry: list[cf.Future] = []
-        self._pool = get_reusable_executor(max_workers=workers, timeout=300)
+        self._pool = get_reusable_executor(
+            max_workers=workers, timeout=300, **lifeline.pool_kwargs()
+        )
 
     def submit(self, task: Task) -> cf.Future:
         outer: cf.Future = cf.Future()
@@ -52,7 +55,9 @@ class ProcessExecutor(Executor):
         try:
             inner = self._pool.submit(run_task, task)
         except (RuntimeError, TerminatedWorkerError):  # the pool was broken: make a new one
-            self._pool = get_reusable_executor(max_workers=self.workers, timeout=300)
+            self._pool = get_reusable_executor(
+                max_workers=self.workers, timeout=300, **lifeline.pool_kwargs()
+            )
             inner = self._pool.submit(run_task, task)
         with self._lock:
             outer._evosearch = (task, inner, attempt, None)  # type: ignore[attr-defined]
@@ -135,7 +140,9 @@ class ProcessExecutor(Executor):
                 outer._evosearch = (task, None, attempt, None)
         # Killing the pool is the only way to stop a worker stuck outside Python code.
         self._pool.shutdown(wait=False, kill_workers=True)
-        self._pool = get_reusable_executor(max_workers=self.workers, timeout=300)
+        self._pool = get_reusable_executor(
+            max_workers=self.workers, timeout=300, **lifeline.pool_kwargs()
+        )
         for outer in overdue:
             task = outer._evosearch[0]
             err = f"evaluation exceeded its {task.spec.timeout:g}s time limit and was killed"

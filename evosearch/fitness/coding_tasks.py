@@ -175,6 +175,7 @@ class AgentRun:
     files: dict[str, str]  # the collected files (relative to the task directory)
     cost: Cost
     llm_requests: int
+    llm_errors: tuple[str, ...] = ()  # what the backend answered for failed requests
 
 
 def run_agent(
@@ -237,7 +238,7 @@ def run_agent(
                 collected[rel] = f.read_text(errors="replace")
     finally:
         shutil.rmtree(pathlib.Path(result.workdir).parent, ignore_errors=True)
-    return AgentRun(result, collected, proxy.cost, proxy.requests)
+    return AgentRun(result, collected, proxy.cost, proxy.requests, tuple(proxy.errors))
 
 
 def check_task(task: CodingTask, collected: Mapping[str, str], limits: SandboxLimits):

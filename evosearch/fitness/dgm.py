@@ -107,6 +107,11 @@ def dgm_coding(genome: CodeGenome, ctx: FitnessContext) -> FitnessResult:
             )
             cost = cost + agent_run.cost
             requests += agent_run.llm_requests
+            if agent_run.llm_errors and len(agent_run.llm_errors) >= agent_run.llm_requests:
+                # the LLM could not be reached: no score, an infrastructure failure
+                return FitnessResult.failure(
+                    Status.FAILED, f"every LLM request failed: {agent_run.llm_errors[0]}"
+                ).with_(cost=cost)
             passed, check_out = check_task(task, agent_run.files, p.check_limits)
             run += 1
             solved += passed

@@ -49,7 +49,11 @@ class TransformersParams(pydantic.BaseModel):
     def _exists(cls, value: str) -> str:
         p = pathlib.Path(value).expanduser()
         if not p.is_dir():
-            raise ValueError(f"checkpoint directory {str(p)!r} does not exist")
+            raise ValueError(
+                f"checkpoint directory {str(p)!r} does not exist (the transformers backend "
+                "needs a local model; docs/llm-backends.md: serve a local checkpoint with "
+                "'transformers serve')"
+            )
         if not (p / "config.json").is_file():
             raise ValueError(f"{str(p)!r} is not a transformers checkpoint (no config.json)")
         return str(p.resolve())

@@ -26,13 +26,14 @@ from pydantic import Field
 
 from evosearch import registry
 from evosearch.batch import Batch, Results
+from evosearch.strategies import restarts
 from evosearch.strategies.base import Strategy
 
 logging.getLogger("evotorch").setLevel(logging.WARNING)
 warnings.filterwarnings("ignore", message="To copy construct from a tensor", category=UserWarning)
 
 
-class EvotorchParams(pydantic.BaseModel):
+class EvotorchParams(restarts.RestartParams):
     """Parameters shared by the evotorch strategies.
 
     Attributes:
@@ -44,6 +45,7 @@ class EvotorchParams(pydantic.BaseModel):
         center_init: Initial mean (default: evotorch samples it in ``[low, high]``).
         options: Any other keyword of the evotorch algorithm's constructor, passed through
             (e.g. ``center_learning_rate`` for PGPE, ``separable`` for CMA-ES).
+        restarts, restart_popsize_factor, tolx: see ``strategies/restarts.py``.
     """
 
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
@@ -55,6 +57,10 @@ class EvotorchParams(pydantic.BaseModel):
     stdev_init: float = Field(default=1.0, gt=0)
     center_init: list[float] | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+
+
+class _AlgorithmError(RuntimeError):
+    """evotorch raised inside ``step()`` (e.g. a covariance that is no longer positive-definite)."""
 
 
 class _Sampled(BaseException):
@@ -109,6 +115,9 @@ class EvotorchStrategy(Strategy):
             self.searcher = self._make_searcher()
             self._torch_state = torch.random.get_rng_state()
         self._rewind: tuple[torch.Tensor, torch.Tensor | None] | None = None
+        self.restarts_done = 0
+        self.restart_event: dict[str, Any] | None = None
+        self.converged: str | None = None
 
     def _make_searcher(self):
         raise NotImplementedError
@@ -156,13 +165,24 @@ class EvotorchStrategy(Strategy):
         except _Sampled:
             pass
         except Exception as exc:
-            raise RuntimeError(f"evotorch {self.algorithm} failed: {exc}") from exc
+            raise _AlgorithmError(f"evotorch {self.algorithm} failed: {exc}") from exc
 
     def _ask_batch(self, n: int) -> Batch:
         self._rewind = self._generators()
-        self._step(None)
+        try:
+            self._step(None)
+        except _AlgorithmError as exc:  # SNES/PGPE update at the start of step()
+            if self.restart_event is not None:  # a fresh distribution broke at once
+                raise
+            restarts.restart_or_stop(self, restarts.numerical_reason(exc.__cause__), force=True)
+            self.problem.handoff.update(evals=None, values=None)
+            return self._ask_batch(n)  # the fresh distribution samples this generation
         values = self.problem.handoff["values"].cpu().numpy()
         values.setflags(write=False)
+        event = restarts.take_event(self)
+        if event is not None:  # the first generation after a restart records it
+            return Batch(np.empty(0, np.int64), 0, values, None, restarts.RESTART_OPERATOR,
+                         operator_params=event)
         return Batch(np.empty(0, np.int64), 0, values, None, f"evotorch.{self.algorithm}")
 
     def _tell_batch(self, batch: Batch, results: Results) -> None:
@@ -174,7 +194,13 @@ class EvotorchStrategy(Strategy):
         assert self._rewind is not None
         if self.replays:  # the update follows the evaluation within step(): run it again
             self._set_generators(self._rewind)
-            self._step(evals)
+            try:
+                self._step(evals)
+            except _AlgorithmError as exc:  # CMA-ES's update broke numerically
+                self._rewind = None
+                self.problem.handoff.update(evals=None, values=None)
+                restarts.restart_or_stop(self, restarts.numerical_reason(exc.__cause__))
+                return
         else:  # the evaluation ends step() (the update starts the next one): finish it
             s = self.searcher
             s._population.set_evals(evals)
@@ -182,9 +208,13 @@ class EvotorchStrategy(Strategy):
             s._steps_count += 1
         self._rewind = None
         self.problem.handoff.update(evals=None, values=None)
+        if reason := restarts.convergence_reason(self):
+            restarts.restart_or_stop(self, reason)
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
+        if self.restarts_done:  # a restart changed popsize and centre: the config no longer says
+            state["restarted_params"] = self.params.model_dump()
         gen = self.problem.generator
         state["problem_generator"] = None if gen is None else gen.get_state().numpy().copy()
         state["searcher"] = {k: _plain(v) for k, v in _numeric_attrs(self.searcher, "")}
@@ -198,6 +228,9 @@ class EvotorchStrategy(Strategy):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
+        if state.get("restarted_params") is not None:
+            self.params = type(self.params)(**state["restarted_params"])
+            self.searcher = self._make_searcher()
         if state.get("problem_generator") is not None:
             self.problem.generator.set_state(torch.as_tensor(state["problem_generator"]))
         for path, value in state["searcher"].items():

@@ -156,6 +156,12 @@ class RunView:
         """
         cols = self.columns()
         members = self.membership()
+        dims = cols.descriptors.shape[1]
+        if dims and not (0 <= x < dims and 0 <= y < max(dims, 2)):  # 1-d runs: a strip
+            raise ValueError(
+                f"x and y must be descriptor indices 0..{dims - 1} (the run has {dims}), "
+                f"got x={x}, y={y}"
+            )
         key = (cols.parts, members.parts, x, y, bins, generation)
         with self._lock:
             if key in self._heatmaps:

@@ -187,21 +187,24 @@ def to_rich_tree(lin: Lineage, collapse: int = DEFAULT_COLLAPSE):
 
     hidden = chains(lin, collapse)
     tree = Tree(label(lin, lin.root))
-    seen = {lin.root}
-    stack = [(lin.root, tree)]
+    seen: set[int] = set()
+    # Pre-order, a node marked seen only when its own entry is printed: an individual
+    # reached by two paths is printed in full first, then "(repeated)" where it comes again.
+    stack: list[tuple[int, Any]] = [(lin.root, None)]
     while stack:
-        node, branch = stack.pop()
+        node, parent = stack.pop()
+        if node in seen:
+            parent.add(f"[dim]#{node} (repeated: reached by another path, shown above)[/]")
+            continue
+        seen.add(node)
+        branch = tree if parent is None else parent.add(label(lin, node))
         if node in hidden:
             run = hidden[node]
             seen.update(run)
             branch = branch.add(f"[dim]{chain_summary(lin, run)}[/]")
             node = run[-1]
         for other in reversed(lin.next_of(node)):
-            if other in seen:
-                branch.add(f"[dim]#{other} (repeated: reached by another path)[/]")
-                continue
-            seen.add(other)
-            stack.append((other, branch.add(label(lin, other))))
+            stack.append((other, branch))
     return tree
 
 

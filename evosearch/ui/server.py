@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from evosearch.store.runstore import StoreError
+from evosearch.ui.columns import STATUSES
 from evosearch.ui.data import RunView
 
 STATIC_FILES = ("index.html", "app.js", "tree.js", "style.css")
@@ -109,6 +110,12 @@ class _Handler(BaseHTTPRequestHandler):
                 _int(q, "x", 0), _int(q, "y", 1), _int(q, "bins", 20), _opt_int(q, "gen")
             )
         if endpoint == "individuals":
+            if q.get("sort", "score") not in ("score", "id"):
+                raise ValueError(f"sort must be 'score' or 'id', got {q['sort']!r}")
+            if q.get("status") and q["status"] not in STATUSES:
+                raise ValueError(
+                    f"status must be one of {', '.join(STATUSES)}, got {q['status']!r}"
+                )
             return view.page(
                 _int(q, "offset", 0),
                 _int(q, "limit", 50),

@@ -42,7 +42,10 @@ def test_a_batched_fitness_is_split_across_workers(pool):
 
 
 def test_a_hang_in_python_code_hits_the_soft_limit(pool):
-    results = pool.evaluate(spec("helper_fitness:hangs", timeout=0.5), genomes(2), ctxs(2))
+    # The hard kill waits 30 s past the limit here: the soft limit (0.5 s) never races it,
+    # however loaded the machine, and the test still takes about half a second.
+    patient = ProcessExecutor(workers=2, grace=30.0, retries=1)  # the same shared workers
+    results = patient.evaluate(spec("helper_fitness:hangs", timeout=0.5), genomes(2), ctxs(2))
     assert [r.status for r in results] == [Status.TIMEOUT] * 2
     assert all("exceeded its 0.5s time limit" in r.error for r in results)
     assert not any("killed" in r.error for r in results)

@@ -115,12 +115,16 @@ def test_an_evaluation_that_raises_is_a_result_and_is_not_retried(task_pool):
     assert "retries" not in stats
 
 
-def test_hangs_become_timeouts_by_the_soft_limit_or_a_forced_cancel(task_pool):
+def test_hangs_become_timeouts_by_the_soft_limit_or_a_forced_cancel(ray_session):
+    # A long grace: the soft limit's result has 15 s to come back before a hard cancel could
+    # race it, however loaded the machine (the hard-hanging task simply waits them out).
+    pool = RayExecutor(workers=2, actors=False, retries=1, grace=15.0, cpus_per_worker=0.5)
     soft = tasks(spec("fault_fitness:hang_soft", timeout=1.0), 1)[0]
     hard = tasks(spec("fault_fitness:hang_hard", timeout=1.0), 2)[1]
-    results, stats = delta(
-        task_pool, lambda: drain(task_pool, [task_pool.submit(soft), task_pool.submit(hard)])
-    )
+    try:
+        results, stats = delta(pool, lambda: drain(pool, [pool.submit(soft), pool.submit(hard)]))
+    finally:
+        pool.close()
     assert [r.status for r in results] == [Status.TIMEOUT, Status.TIMEOUT]
     assert "exceeded its 1s time limit" in results[0].error
     assert "killed" in results[1].error

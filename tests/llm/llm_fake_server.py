@@ -24,11 +24,22 @@ class FakeOpenAI:
     Attributes:
         requests: ``(headers, json_body)`` of every request received.
         max_inflight: The most requests handled at once.
+
+    ``gather=N`` holds the first requests until N are in flight at once (a barrier, so a test
+    of concurrency does not depend on how fast the machine is); once N met, nothing waits.
+    A client that never sends N at once is released after ``GATHER_BOUND`` seconds, and
+    ``max_inflight`` then shows it.
     """
 
-    def __init__(self, script: list[tuple] | None = None, latency: float = 0.0):
+    GATHER_BOUND = 60.0
+
+    def __init__(
+        self, script: list[tuple] | None = None, latency: float = 0.0, gather: int = 0
+    ):
         self.script = list(script or [])
         self.latency = latency
+        self.gather = gather
+        self._gathered = threading.Condition()
         self.requests: list[tuple[dict[str, str], dict[str, Any]]] = []
         self.inflight = 0
         self.max_inflight = 0
@@ -52,6 +63,7 @@ class FakeOpenAI:
                     step = fake.script.pop(0) if fake.script else ("ok", None)
                     fake.inflight += 1
                     fake.max_inflight = max(fake.max_inflight, fake.inflight)
+                fake._barrier()
                 try:
                     fake._serve(self, step, json.loads(body))
                 finally:
@@ -69,6 +81,17 @@ class FakeOpenAI:
         self._thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
+
+    def _barrier(self) -> None:
+        if not self.gather:
+            return
+        with self._gathered:
+            self._gathered.notify_all()
+            self._gathered.wait_for(
+                lambda: not self.gather or self.max_inflight >= self.gather, self.GATHER_BOUND
+            )
+            self.gather = 0  # met (or given up): later requests never wait
+            self._gathered.notify_all()
 
     def _serve(self, h: http.server.BaseHTTPRequestHandler, step: tuple, req: dict) -> None:
         kind = step[0]
@@ -131,6 +154,8 @@ class FakeOpenAI:
 
 
 @contextlib.contextmanager
-def fake_openai(script: list[tuple] | None = None, latency: float = 0.0) -> Iterator[FakeOpenAI]:
-    with FakeOpenAI(script, latency) as server:
+def fake_openai(
+    script: list[tuple] | None = None, latency: float = 0.0, gather: int = 0
+) -> Iterator[FakeOpenAI]:
+    with FakeOpenAI(script, latency, gather) as server:
         yield server

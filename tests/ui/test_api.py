@@ -130,6 +130,18 @@ def test_bad_requests_are_clear_json_errors(api):
     code, err = api.json("/api/heatmap?bins=many")
     assert code == 400 and "'bins'" in err["error"]
     assert api.json("/api/nothing")[0] == 404
+    # documented 400s (issue 14): a descriptor index the run does not have, an unknown sort
+    code, err = api.json("/api/heatmap?x=5")
+    assert code == 400 and "descriptor indices 0..1" in err["error"]
+    code, err = api.json("/api/individuals?sort=bogus")
+    assert code == 400 and "sort must be 'score' or 'id'" in err["error"]
+    assert api.json("/api/individuals?status=broken")[0] == 400
+
+
+def test_page_has_a_colour_scale_and_separate_outcome_counts(api):
+    assert 'id="hm-scale"' in api("/")[2].decode()
+    js = api("/static/app.js")[2].decode()
+    assert "invalid ${c.invalid}" in js and "colourScale(lo, hi)" in js
 
 
 def test_view_follows_new_commits(small_run):

@@ -43,10 +43,12 @@
       t.textContent = Math.abs(v) >= 1e5 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(2) : String(parseFloat(v.toPrecision(3)));
       svg.appendChild(t);
     }
-    for (const x of [x0, x1]) {
-      const t = svgEl("text", { x: sx(x), y: H - 6, "text-anchor": "middle" }); t.textContent = fmt(x); svg.appendChild(t);
+    // ends anchored inwards, the axis name centred between them: they never overlap
+    for (const [x, anchor] of [[x0, "start"], [x1, "end"]]) {
+      const t = svgEl("text", { x: sx(x), y: H - 6, "text-anchor": anchor }); t.textContent = fmt(x); svg.appendChild(t);
     }
-    const t = svgEl("text", { x: W - m.r, y: H - 6, "text-anchor": "end" }); t.textContent = opts.xlabel || ""; svg.appendChild(t);
+    const t = svgEl("text", { x: (m.l + W - m.r) / 2, y: H - 6, "text-anchor": "middle", class: "xlabel" });
+    t.textContent = opts.xlabel || ""; svg.appendChild(t);
     for (const s of series) {
       let d = "", pen = false;
       s.values.forEach((v, i) => {
@@ -106,9 +108,20 @@
       ctx.fillStyle = T.scoreColor(s, lo, hi);
       ctx.fillRect(ix * cw, cv.height - (iy + 1) * ch, Math.ceil(cw), Math.ceil(ch));
     }
+    colourScale(lo, hi);
     const b = h.bounds;
     $("hm-note").textContent = `${h.filled} of ${bx * by} cells filled · source: ${h.source} · ` +
       `x ∈ [${fmt(b[0][0])}, ${fmt(b[0][1])}], y ∈ [${fmt(b[1][0])}, ${fmt(b[1][1])}] · score ${fmt(lo)} … ${fmt(hi)}`;
+  }
+
+  function colourScale(lo, hi) {  // the legend of the map's colours: worst … best score
+    const cv = $("hm-scale"), ctx = cv.getContext("2d");
+    for (let i = 0; i < cv.width; i++) {
+      ctx.fillStyle = T.scoreColor(lo + (hi - lo) * i / Math.max(1, cv.width - 1), lo, hi);
+      ctx.fillRect(i, 0, 1, cv.height);
+    }
+    $("hm-scale-lo").textContent = fmt(lo);
+    $("hm-scale-hi").textContent = fmt(hi);
   }
 
   function heatmapClick(ev) {
@@ -234,7 +247,7 @@
     $("title").textContent = s.name || "evosearch";
     const c = s.status_counts;
     $("meta").textContent = `${s.strategy || ""} on ${s.fitness || ""} · ${s.individuals} individuals · ` +
-      `${s.generations} generations · failed ${c.failed + c.timeout + c.invalid} · best ` +
+      `${s.generations} generations · ok ${c.ok} · failed ${c.failed} · timeout ${c.timeout} · invalid ${c.invalid} · best ` +
       (s.best ? `#${s.best.id} = ${fmt(s.best.score)}` : "-");
     dimOptions(s.descriptor_dims);
     const jobs = [loadCurves().then(loadHeatmap), loadTable()];
