@@ -32,7 +32,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import sysconfig
 import tempfile
 from collections.abc import Mapping
 from typing import Literal
@@ -155,7 +154,7 @@ def bwrap_path() -> str:
 
 
 def system_binds() -> list[str]:
-    """bwrap arguments for ``/usr`` and the top-level links into it (merged /usr)."""
+    """The bwrap arguments for ``/usr`` and the top-level links into it (merged /usr)."""
     args = ["--ro-bind", "/usr", "/usr"]
     for link in ("bin", "lib", "lib64", "sbin"):
         if os.path.islink(f"/{link}"):
@@ -314,6 +313,7 @@ def _memfd(name: str, data: bytes = b"") -> int:
         fd, path = tempfile.mkstemp(prefix=f"evosearch-{name}-")
         os.unlink(path)
     os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)  # bwrap's --ro-bind-data reads from the current offset
     return fd
 
 

@@ -178,7 +178,13 @@ def child(spec):
         resource.setrlimit(getattr(resource, name), (value, hard))
     if os.getpid() != 1:  # sandbox: none: a group of its own, killed as one afterwards
         os.setpgid(0, 0)
-    for fd in spec["child_fds"]:
+    keep = sorted(spec["child_fds"])
+    low = 3
+    for fd in [*keep, 1 << 16]:  # nothing of bwrap's or ours reaches the command
+        if fd >= low:
+            os.closerange(low, min(fd, 1 << 16))
+        low = max(low, fd + 1)
+    for fd in keep:
         os.set_inheritable(fd, True)
     os.chdir(spec["cwd"])
     os.execve(spec["argv"][0], spec["argv"], spec["env"])

@@ -116,7 +116,7 @@ class Launch:
         args += ["--size", str(lim.disk_mb * 2**20), "--tmpfs", sb.WORK]
         for name, text in trusted.items():
             fd = self._memfd("trusted", text.encode())
-            args += ["--ro-bind-data", str(fd), f"{sb.TRUSTED}/{name}"]
+            args += ["--perms", "0444", "--ro-bind-data", str(fd), f"{sb.TRUSTED}/{name}"]
         args += ["--remount-ro", "/", "--chdir", sb.WORK, "--clearenv"]
         self.info_r, info_w = os.pipe()
         self.close_after_start.append(info_w)
