@@ -22,6 +22,8 @@ import sys
 import types
 
 MAX_ANSWER = 64 * 2**20  # bytes of one return value
+_SIGNALS = {24: "SIGXCPU: CPU time limit exceeded", 25: "SIGXFSZ: file size limit exceeded",
+            9: "SIGKILL: memory or CPU hard limit, or killed"}
 
 
 def _take_channel():
@@ -95,10 +97,11 @@ class Candidate:
             pass
         line = self.answers.readline(MAX_ANSWER + 1)
         if not line.endswith(b"\n"):
-            code = self.proc.poll()
             if len(line) > MAX_ANSWER:
                 raise CandidateError(f"the candidate's answer is over {MAX_ANSWER} bytes")
-            raise CandidateError(f"the candidate's process ended without answering (exit {code})")
+            code = self.proc.wait()
+            how = _SIGNALS.get(-code, f"killed by signal {-code}") if code < 0 else f"exit {code}"
+            raise CandidateError(f"the candidate's process ended without answering ({how})")
         try:
             answer = json.loads(line)
             if not isinstance(answer, dict) or "ok" not in answer:
