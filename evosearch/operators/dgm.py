@@ -166,6 +166,8 @@ class SelfImprove:
             "llm_requests": agent_run.llm_requests,
             "changed_files": sorted(p for p in edited if edited[p] != parent.files.get(p)),
         }
+        if agent_run.refused:  # links, devices, oversized files: never read, said why
+            params["refused_files"] = agent_run.refused
         return [Child(child, params, cost)]
 
 
