@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 PIP     := $(BIN)/python -m pip
 PIPQ    := $(PIP) install -q --disable-pip-version-check -c constraints.txt
 
-.PHONY: venv demo test lint bench clean
+.PHONY: venv sysdeps demo test lint bench clean
 
 venv: $(STAMP)
 
@@ -17,13 +17,16 @@ $(STAMP): pyproject.toml constraints.txt examples/custom_fitness/pyproject.toml
 	$(PIPQ) -e examples/custom_fitness
 	touch $(STAMP)
 
-demo: $(STAMP)
+sysdeps:
+	scripts/sysdeps.sh
+
+demo: sysdeps $(STAMP)
 	$(BIN)/python -m evosearch.demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check evosearch tests benchmarks examples
 
-test: $(STAMP)
+test: sysdeps $(STAMP)
 	$(BIN)/ruff check evosearch tests benchmarks examples
 	$(BIN)/python -m pytest
 
