@@ -9,6 +9,7 @@ import json
 import os
 import pathlib
 import sys
+import tempfile
 
 import pytest
 
@@ -248,3 +249,55 @@ def test_a_400_mb_proxy_line_is_refused_without_buffering_it():
     assert "stop" in got[3]["error"] and got[4]["text"] == "ok"
     assert out["grown"] < 100, f"the engine grew by {out['grown']:.0f} MB"
     assert out["requests"] == 1
+
+
+SECRET_PATH = pathlib.Path(tempfile.gettempdir()) / "evosearch-test-planted-secret.txt"
+LEAK = (
+    '<tool name="run"><command>ln -s /proc/self/environ agent/env.txt; '
+    f"ln -s {SECRET_PATH} agent/secret.txt; ln -s /proc/1/environ agent/init.txt; "
+    "mkfifo agent/pipe.txt</command></tool>\n"
+    '<tool name="edit_file"><path>agent/loop.py</path>'
+    "<old>def run_agent(root, task, max_steps=6,</old>"
+    "<new>def run_agent(root, task, max_steps=8,</new></tool>\n<done/>"
+)
+
+
+def respond_leaking(request):
+    """A scripted model whose self-modification leaves links to secrets in the agent."""
+    from test_dgm import DIAGNOSIS
+
+    text = request.messages[-1].content
+    if "Diagnose why the agent failed" in text:
+        return DIAGNOSIS
+    if "Improve that code as described below" in text:
+        return LEAK
+    return "<done/>"
+
+
+def test_a_dgm_child_never_stores_what_its_links_point_to(tmp_path, monkeypatch):
+    from test_dgm import dgm_config
+
+    from evosearch import Engine
+    from evosearch.llm.base import clear_backends
+    from evosearch.store import RunStore
+
+    clear_backends()
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-engine-key-9c1d")
+    SECRET_PATH.write_text("planted-secret-7f3a")
+    try:
+        cfg = dgm_config("test_sandbox_escapes:respond_leaking", generations=2, stages=[1])
+        Engine.create(cfg, tmp_path / "run").run()
+    finally:
+        SECRET_PATH.unlink()
+        clear_backends()
+    rows = RunStore.open(tmp_path / "run").table().to_pylist()
+    child = next(r for r in rows if r["operator"] == "dgm.self_improve")
+    params = json.loads(child["operator_params"])
+    assert params["changed_files"] == ["agent/loop.py"]
+    refused = params["refused_files"]
+    for name in ("agent/env.txt", "agent/secret.txt", "agent/init.txt"):
+        assert "symbolic link" in refused[name]
+    assert "named pipe" in refused["agent/pipe.txt"]
+    assert set(json.loads(child["genome"])["files"]) == set(json.loads(rows[0]["genome"])["files"])
+    everything = repr(rows)
+    assert "planted-secret-7f3a" not in everything and "sk-engine-key-9c1d" not in everything
