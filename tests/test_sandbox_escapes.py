@@ -301,3 +301,20 @@ def test_a_dgm_child_never_stores_what_its_links_point_to(tmp_path, monkeypatch)
     assert set(json.loads(child["genome"])["files"]) == set(json.loads(rows[0]["genome"])["files"])
     everything = repr(rows)
     assert "planted-secret-7f3a" not in everything and "sk-engine-key-9c1d" not in everything
+
+
+def test_no_capabilities_and_no_nested_user_namespace():
+    code = (
+        "import subprocess\n"
+        "status = open('/proc/self/status').read().splitlines()\n"
+        "print([s for s in status if s.startswith(('CapEff', 'CapPrm', 'CapAmb', 'Uid'))])\n"
+        "p = subprocess.run(['unshare', '-U', 'true'], capture_output=True, text=True)\n"
+        "print('unshare exit', p.returncode)\n"
+    )
+    r = run_sandboxed({"a.py": code}, [sys.executable, "a.py"], LIMITS)
+    assert r.returncode == 0, r.stderr
+    for cap in ("CapEff", "CapPrm", "CapAmb"):  # (printed as a list: tabs show as \\t)
+        assert f"{cap}:\\t0000000000000000" in r.stdout
+    assert "Uid:\\t65534\\t65534\\t65534\\t65534" in r.stdout
+    assert "unshare exit 1" in r.stdout
+    assert r.isolation["nested user namespaces"] == "disabled"

@@ -45,6 +45,20 @@ def _read_all(fd):
     return b"".join(chunks)
 
 
+def no_nested_user_namespaces():
+    """As root of the sandbox's user namespace: allow no user namespace inside it.
+
+    The limit is per user namespace and only its root may set it; after the uid drop
+    nothing in the sandbox can raise it again. Returns what held, for the record.
+    """
+    try:
+        with open("/proc/sys/user/max_user_namespaces", "w") as f:
+            f.write("0")
+        return "disabled"
+    except OSError as exc:
+        return f"allowed ({exc.strerror})"
+
+
 def write_files(files):
     for rel, data in files.items():
         path = os.path.join(WORK, rel)
@@ -200,6 +214,7 @@ def main():
     for fd in spec["cgroup_fds"]:  # join the run's cgroups while still allowed to
         os.write(fd, b"0")
         os.close(fd)
+    report = {"returncode": 126}
     uid = spec["drop_uid"]
     if uid is not None:  # root of the sandbox's user namespace: keep nothing of it
         try:
@@ -207,6 +222,7 @@ def main():
                 f.write("-1000")
         except OSError:
             pass
+        report["nested_userns"] = no_nested_user_namespaces()
         os.chown(WORK, uid, uid)
         os.setgroups([])
         os.setgid(uid)
@@ -214,7 +230,6 @@ def main():
         _prctl(1, 9)  # PR_SET_PDEATHSIG: a uid change cleared --die-with-parent's
     _prctl(4, 0)  # PR_SET_DUMPABLE 0: the code (same uid) cannot ptrace us or open our fds
     os.umask(0o022)
-    report = {"returncode": 126}
     try:
         write_files(spec["files"])
         os.makedirs(os.path.join(WORK, "tmp"), exist_ok=True)

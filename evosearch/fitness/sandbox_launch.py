@@ -125,6 +125,8 @@ class Launch:
             block_r, self.block_w = os.pipe()
             self.close_after_start.append(block_r)
             args += ["--userns-block-fd", str(block_r)]
+            # for the init's one write of max_user_namespaces = 0; its uid drop clears it
+            args += ["--cap-add", "CAP_SYS_RESOURCE"]
         self.argv = [*args, "--", *boot]
         self.fds = [spec_fd, self.report_fd, *cg_fds, *child_fds, *self.close_after_start]
         ns = "user, pid, mount, ipc, uts, cgroup" + ("" if lim.network else ", network")
@@ -242,6 +244,10 @@ class Launch:
         stats = self.cgroup.stats() if self.cgroup else {}
         code = report.get("returncode")
         isolation = dict(self.describe)
+        if "nested_userns" in report:
+            isolation["nested user namespaces"] = str(report["nested_userns"])
+        elif self.mode == "bwrap" and not self.root:
+            isolation["nested user namespaces"] = "disabled"
         if "setup_error" in report:
             isolation["setup"] = str(report["setup_error"])
         self.out.flush()
