@@ -17,7 +17,6 @@ import importlib.machinery
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 import types
 
@@ -45,6 +44,17 @@ def _take_channel():
 _VERDICT_FD, _NONCE = _take_channel()
 
 
+def _forget_channel():
+    """In the candidate's process: no verdict descriptor, no nonce, no proxy finders."""
+    global _VERDICT_FD, _NONCE
+    if _VERDICT_FD is not None:
+        os.close(_VERDICT_FD)
+    _VERDICT_FD, _NONCE = None, ""
+    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _RemoteFinder)]
+    for name in [n for n, m in sys.modules.items() if isinstance(m, _RemoteModule)]:
+        del sys.modules[name]
+
+
 def job():
     """The job: ``{"stage", "stages", "entry", "seed", "params"}``.
 
@@ -64,30 +74,45 @@ class CandidateError(RuntimeError):
 
 
 class Candidate:
-    """The candidate's process: imports its modules and runs calls sent to it."""
+    """The candidate's process: imports its modules and runs calls sent to it.
+
+    Forked from the evaluator (no second interpreter start, no second numpy import); the
+    child closes the verdict descriptor and forgets the nonce before touching candidate
+    code, and the evaluator is non-dumpable, so nothing it holds can be reached.
+    """
 
     def __init__(self, root):
         self.root = root
-        self.proc = None
+        self.pid = 0
 
     def _start(self):
         req_r, self.req_w = os.pipe()
         self.resp_r, resp_w = os.pipe()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("EVOSEARCH_")}
-        env["EVOSEARCH_CALL_FDS"] = f"{req_r},{resp_w}"
-        self.proc = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--serve", self.root],
-            cwd=self.root,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            pass_fds=(req_r, resp_w),
-        )
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                os.close(self.req_w)
+                os.close(self.resp_r)
+                _forget_channel()
+                os.chdir(self.root)
+                _serve(self.root, req_r, resp_w)
+            except BaseException:  # noqa: BLE001 - the candidate's process ends here, always
+                code = 1
+            os._exit(code)
+        self.pid = pid
         os.close(req_r)
         os.close(resp_w)
         self.answers = os.fdopen(self.resp_r, "rb")
 
+    def _exit_code(self):
+        _, status = os.waitpid(self.pid, 0)
+        return os.waitstatus_to_exitcode(status)
+
     def call(self, module, func, args, kwargs, file=None):
-        if self.proc is None:
+        if not self.pid:
             self._start()
         req = {"module": module, "file": file, "func": func, "args": encode(list(args))}
         req["kwargs"] = encode(dict(kwargs))
@@ -99,7 +124,7 @@ class Candidate:
         if not line.endswith(b"\n"):
             if len(line) > MAX_ANSWER:
                 raise CandidateError(f"the candidate's answer is over {MAX_ANSWER} bytes")
-            code = self.proc.wait()
+            code = self._exit_code()
             how = _SIGNALS.get(-code, f"killed by signal {-code}") if code < 0 else f"exit {code}"
             raise CandidateError(f"the candidate's process ended without answering ({how})")
         try:
@@ -242,10 +267,9 @@ def _key(k):
     return tuple(_key(x) for x in k) if isinstance(k, list) else k
 
 
-def _serve(root):
-    """The candidate's side (``--serve``): answer calls until the pipe closes."""
-    req_fd, resp_fd = (int(x) for x in os.environ.pop("EVOSEARCH_CALL_FDS").split(","))
-    sys.path[0] = root
+def _serve(root, req_fd, resp_fd):
+    """The candidate's side: answer calls until the pipe closes."""
+    sys.path.insert(0, root)
     requests = os.fdopen(req_fd, "rb")
     for line in requests:
         try:
@@ -270,6 +294,3 @@ def _serve(root):
             answer = {"ok": False, "error": "".join(traceback.format_exception(exc, limit=-3))}
         os.write(resp_fd, (json.dumps(answer) + "\n").encode())
 
-
-if __name__ == "__main__" and sys.argv[1:2] == ["--serve"]:
-    _serve(sys.argv[2])
