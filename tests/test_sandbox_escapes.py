@@ -318,3 +318,46 @@ def test_no_capabilities_and_no_nested_user_namespace():
     assert "Uid:\\t65534\\t65534\\t65534\\t65534" in r.stdout
     assert "unshare exit 1" in r.stdout
     assert r.isolation["nested user namespaces"] == "disabled"
+
+
+def test_status_shows_what_the_sandbox_enforced(tmp_path):
+    from conftest import run_cli
+    from test_code_evolution_run import code_run_config, rewrite
+
+    from evosearch import Engine
+    from evosearch.llm.base import clear_backends
+
+    clear_backends()
+    cfg = code_run_config(tmp_path, [rewrite(5)])
+    cfg["budget"] = {"generations": 1}
+    Engine.create(cfg, tmp_path / "run").run()
+    clear_backends()
+    proc = run_cli("status", tmp_path / "run", "--json")
+    assert proc.returncode == 0, proc.stderr
+    sandbox = json.loads(proc.stdout)["sandbox"]
+    assert sandbox.startswith("sandbox: bubblewrap") and "limits: memory 2048 MB" in sandbox
+
+
+def test_without_bubblewrap_a_code_run_refuses_to_start(tmp_path, monkeypatch):
+    from test_code_evolution_run import code_run_config
+
+    from evosearch import Engine
+    from evosearch.fitness import sandbox
+
+    sandbox.bwrap_path.cache_clear()
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    try:
+        with pytest.raises(sandbox.SandboxUnavailable, match="apt-get install bubblewrap"):
+            Engine.create(code_run_config(tmp_path, ["x"]), tmp_path / "run")
+    finally:
+        sandbox.bwrap_path.cache_clear()
+    assert not (tmp_path / "run").exists()
+    (tmp_path / "trusted").mkdir()
+    cfg = code_run_config(tmp_path / "trusted", ["x"])
+    cfg["fitness"]["params"]["sandbox"] = "none"
+    Engine.create(cfg, tmp_path / "run")  # trusted code: allowed, and every result says so
+    r = code_sandbox(
+        CodeGenome({"main.py": "def run():\n    return 2\n"}),
+        FitnessContext(params=cfg["fitness"]["params"]),
+    )
+    assert r.score == 2.0 and "sandbox: none (trusted code" in r.feedback

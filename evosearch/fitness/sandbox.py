@@ -242,6 +242,27 @@ def run_sandboxed(
         launch.cleanup()
 
 
+def isolation_in(feedback: str | None) -> str | None:
+    """The sandbox record a code evaluation left in its feedback (``sandbox: ...``), if any.
+
+    ``code.sandbox`` ends its feedback with the line; ``dgm.coding`` keeps it under the
+    ``"sandbox"`` key of its JSON feedback.
+    """
+    if not feedback:
+        return None
+    if feedback.lstrip().startswith("{"):
+        try:
+            data = json.loads(feedback)
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("sandbox"), str):
+            return data["sandbox"]
+    for line in reversed(feedback.splitlines()):
+        if line.startswith("sandbox: "):
+            return line
+    return None
+
+
 def parse_verdicts(data: bytes, nonce: str, limit: int = 64) -> tuple[dict, ...]:
     """The verdict records carrying ``nonce`` (one JSON object per line)."""
     out = []
