@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 PIP     := $(BIN)/python -m pip
 PIPQ    := $(PIP) install -q --disable-pip-version-check -c constraints.txt
 
-.PHONY: venv demo test lint bench clean
+.PHONY: venv sysdeps sysdeps-sandbox demo test lint bench clean
 
 venv: $(STAMP)
 
@@ -17,13 +17,20 @@ $(STAMP): pyproject.toml constraints.txt examples/custom_fitness/pyproject.toml
 	$(PIPQ) -e examples/custom_fitness
 	touch $(STAMP)
 
-demo: $(STAMP)
+# bubblewrap (code sandbox) + Chromium (web test): installed as root, else one line naming them
+sysdeps:
+	scripts/sysdeps.sh
+
+sysdeps-sandbox:
+	scripts/sysdeps.sh sandbox
+
+demo: sysdeps-sandbox $(STAMP)
 	$(BIN)/python -m evosearch.demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check evosearch tests benchmarks examples
 
-test: $(STAMP)
+test: sysdeps $(STAMP)
 	$(BIN)/ruff check evosearch tests benchmarks examples
 	$(BIN)/python -m pytest
 

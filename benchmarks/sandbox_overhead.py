@@ -5,9 +5,9 @@ sum of radii, the example's evaluator) are evaluated:
 
 1. in process: import the program and call the evaluator's check directly (the baseline;
    unsafe for untrusted code);
-2. in a plain subprocess (process group, rlimits, scrubbed env; no namespaces);
-3. in the full sandbox (PID/mount/network namespaces, read-only fs, dropped privileges)
-   through the ``code.sandbox`` fitness, one stage;
+2. in a plain subprocess (``sandbox: none``: rlimits, scrubbed env; no namespaces);
+3. in the full sandbox (bubblewrap: user/pid/mount/net/ipc/uts namespaces, read-only
+   binds, tmpfs work dir, uid 65534, cgroup) through the ``code.sandbox`` fitness, one stage;
 4. the same with a trivial evaluator that imports nothing (pure process overhead);
 5. for reference, the floor: starting this interpreter (``python -c pass``) once.
 
@@ -27,7 +27,6 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evosearch.fitness import sandbox  # noqa: E402
 from evosearch.fitness.base import FitnessContext  # noqa: E402
 from evosearch.fitness.code import code_sandbox  # noqa: E402
 from evosearch.genomes.code import CodeGenome  # noqa: E402
@@ -82,13 +81,12 @@ def main() -> None:
         assert r.ok and r.score > 1.5, r
         return r
 
+    plain_ctx = FitnessContext(params={**ctx.params, "sandbox": "none"})
+
     def plain():
-        real = sandbox.isolation_prefix
-        sandbox.isolation_prefix = lambda network=False: ((), "none (benchmark)")
-        try:
-            return sandboxed()
-        finally:
-            sandbox.isolation_prefix = real
+        r = code_sandbox(genome, plain_ctx)
+        assert r.ok and r.score > 1.5, r
+        return r
 
     rows = [
         ("in-process call (baseline)", timed(in_process, args.repeats)),
@@ -100,7 +98,7 @@ def main() -> None:
         ),
         ("python -c pass (floor)", timed(start_python, args.repeats)),
     ]
-    isolation = sandboxed().feedback.splitlines()[-1]
+    isolation = sandboxed().feedback.splitlines()[-1][:160]
     base = statistics.median(rows[0][1])
     print(f"sandbox overhead per evaluation, {args.repeats} repeats each (median / p90, ms)")
     print(f"isolation here: {isolation}")

@@ -9,7 +9,7 @@ import pytest
 
 from evosearch.fitness.base import FitnessContext
 from evosearch.fitness.code import code_sandbox
-from evosearch.fitness.sandbox import SandboxLimits, isolation_prefix, run_sandboxed
+from evosearch.fitness.sandbox import SandboxLimits, run_sandboxed
 from evosearch.genomes.code import CodeGenome
 from evosearch.individual import Status
 
@@ -42,15 +42,11 @@ def survivors(marker: str) -> list[int]:
     return found
 
 
-def isolated(what: str) -> bool:
-    return what in isolation_prefix(False)[1]
-
-
 def test_a_good_program_scores_and_reports_its_isolation(tmp_path):
     r = evaluate(tmp_path, "def run():\n    print('hello from the candidate')\n    return 3\n")
     assert r.status is Status.OK and r.score == 3.0 and r.metrics["value"] == 3.0
     assert "ran fine" in r.feedback and "hello from the candidate" in r.feedback
-    assert "sandbox: namespaces:" in r.feedback
+    assert "sandbox: bubblewrap" in r.feedback and "namespaces: user, pid" in r.feedback
 
 
 def test_an_infinite_loop_is_killed_on_the_wall_clock_limit(tmp_path):
@@ -65,8 +61,8 @@ def test_a_cpu_hog_hits_the_cpu_limit(tmp_path):
         "def run():\n    while True:\n        pass\n",
         limits={"timeout": 20, "cpu_seconds": 1},
     )
-    assert r.status is Status.TIMEOUT
-    assert "CPU time limit" in r.error
+    assert r.status is Status.FAILED  # the candidate's process died; the evaluator says so
+    assert "SIGXCPU: CPU time limit exceeded" in r.error
 
 
 SPAWNER = """
@@ -95,10 +91,7 @@ def test_child_processes_never_survive_the_evaluation(tmp_path, tail, status, li
     left = survivors(marker)
     for pid in left:  # never leave a sleeper behind, whatever the outcome
         os.kill(pid, 9)
-    if isolated("pid"):  # PID namespace: even the setsid() child dies with the namespace
-        assert left == []
-    else:  # without one only the process group is killed: the setsid() child escapes
-        assert len(left) <= 1
+    assert left == []  # PID namespace: even the setsid() child dies with the namespace
 
 
 def test_a_memory_hog_fails_with_a_memory_error(tmp_path):
@@ -119,12 +112,8 @@ def test_writes_outside_the_work_dir_fail(tmp_path):
         "    return 1\n"
     )
     r = evaluate(tmp_path, main)
-    if isolated("mount"):
-        assert r.status is Status.FAILED
-        assert "Read-only file system" in r.error
-        assert not outside.exists()
-    else:
-        assert "fs: none" in r.feedback
+    assert r.status is Status.FAILED and not outside.exists()
+    assert "No such file or directory" in r.error or "Read-only file system" in r.error
 
 
 def test_the_parents_secret_environment_is_not_visible(tmp_path, monkeypatch):
@@ -163,11 +152,8 @@ def test_network_connections_fail(tmp_path):
             got_through = False
     finally:
         server.close()
-    if isolated("network"):
-        assert r.status is Status.FAILED and not got_through
-        assert "Network is unreachable" in r.error
-    else:  # no network namespace here: the result says so
-        assert "network" not in r.feedback.split("sandbox:")[-1]
+    assert r.status is Status.FAILED and not got_through  # the sandbox's own loopback only
+    assert "Connection refused" in r.error or "Network is unreachable" in r.error
 
 
 def test_staged_evaluation_skips_stage_two_below_the_threshold(tmp_path):
@@ -196,7 +182,7 @@ def test_bad_evaluator_outcomes_are_readable_statuses(tmp_path):
     assert crash.error == "evaluator exited with code 1: ValueError: boom"
     silent = evaluate(tmp_path, "def run():\n    return 1\n", "print('no result here')\n")
     assert silent.status is Status.INVALID
-    assert "no JSON result line" in silent.error and "no result here" in silent.feedback
+    assert "sent no verdict" in silent.error and "no result here" in silent.feedback
 
 
 def test_output_is_truncated_and_the_work_dir_removed(tmp_path):
@@ -214,18 +200,3 @@ def test_evaluator_params_are_validated_with_key_paths(tmp_path):
         code_sandbox(CodeGenome({"main.py": "x"}), FitnessContext(params={"evaluator": "nope.py"}))
     with pytest.raises(ValueError, match="fitness.params.limits.timeout"):
         evaluate(tmp_path, "def run(): return 1\n", limits={"timeout": -1})
-
-
-def test_a_root_engine_runs_world_readable_interpreters_as_nobody(tmp_path):
-    """As root, an interpreter others may run is run as uid 65534 (else: no capabilities)."""
-    python = "/usr/bin/python3"
-    if os.geteuid() != 0 or not os.access(python, os.X_OK):
-        pytest.skip("needs a root engine and a system /usr/bin/python3")
-    main = "import os\ndef run():\n    return os.getuid()\n"
-    r = evaluate(tmp_path, main, python=python)
-    assert r.status is Status.OK and r.score == 65534.0
-    assert "uid: dropped to 65534" in r.feedback
-    if isolated("mount"):
-        r = evaluate(tmp_path, main)  # this venv's interpreter lives under /root (0700) here
-        assert r.score in (0.0, 65534.0)
-        assert "uid: 0 without capabilities" in r.feedback or "dropped to 65534" in r.feedback

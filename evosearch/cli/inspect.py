@@ -102,6 +102,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     }
     if info["tokens_in"] or info["tokens_out"] or info["cost_usd"]:
         info["llm_by_operator"] = _llm_by_operator(table)
+    if table.num_rows:  # what the last code evaluation's sandbox enforced (issue 12)
+        from evosearch.fitness.sandbox import isolation_in
+
+        recent = store.table(["feedback"]).slice(max(0, table.num_rows - 50))["feedback"]
+        found = (isolation_in(f) for f in reversed(recent.to_pylist()))
+        if sandbox := next((f for f in found if f), None):
+            info["sandbox"] = sandbox
     if args.json:
         print(json.dumps(info, indent=1))
         return 0

@@ -37,6 +37,7 @@ def fitness(
     batched: bool = False,
     version: str = "1",
     setup: Callable[[FitnessContext], Any] | None = None,
+    check: Callable[[dict[str, Any]], None] | None = None,
 ) -> Callable[[Callable], Callable]:
     """Register a fitness function.
 
@@ -47,6 +48,8 @@ def fitness(
         setup: ``setup(ctx) -> resource``, called once per worker process (per fitness,
             version, params and device) to load what evaluations share, e.g. a model pool;
             the fitness finds it as ``ctx.resource`` (see ``fitness/resources.py``).
+        check: ``check(params)``, called when a run is created; raises (one line) when the
+            fitness cannot work as configured (e.g. no sandbox), so the run never starts.
 
     Returns:
         The decorator; the function itself is returned unchanged.
@@ -61,6 +64,8 @@ def fitness(
         meta: dict[str, Any] = {"batched": batched, "version": version}
         if setup is not None:
             meta["setup"] = setup
+        if check is not None:
+            meta["check_params"] = check
         fn.__evosearch_meta__ = meta  # type: ignore[attr-defined]
         registry.fitnesses.add(name or fn.__name__, fn, **meta)
         return fn
@@ -126,6 +131,8 @@ class FitnessSpec:
             entry = registry.fitnesses.get(cfg.ref)
         except registry.RegistryError as exc:
             raise registry.RegistryError(f"fitness.ref: {exc}") from None
+        if "check_params" in entry.meta:
+            entry.meta["check_params"](dict(cfg.params))
         return cls(
             ref=cfg.ref,
             params=dict(cfg.params),

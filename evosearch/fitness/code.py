@@ -1,9 +1,11 @@
 """``code.sandbox``: score a ``CodeGenome`` by running a user evaluator in the sandbox.
 
 The evaluator is a Python script (see ``docs/code-evaluators.md``). For every stage it runs
-in a fresh sandbox holding ``program/`` (the candidate's files), ``evaluator.py`` and the
-``evosearch_eval.py`` helper, with the job in ``EVOSEARCH_JOB``; it prints one JSON line
-``{"score": ..., "metrics": {...}, "feedback": "..."}``.
+in a fresh sandbox holding ``/work/program/`` (the candidate's files) and, read-only,
+``/evosearch/evaluator.py`` and the ``evosearch_eval.py`` helper, with the job in
+``EVOSEARCH_JOB``. It calls the candidate in a separate process (``load_entry``) and sends
+its verdict ``{"score": ..., "metrics": {...}, "feedback": "..."}`` on the verdict channel,
+which the candidate never holds; the candidate's stdout is feedback only.
 
 Staged (cascade) evaluation: with ``thresholds: [t1, t2, ...]`` stage 2 runs only when stage
 1 scored at least ``t1``, and so on. The result is the last stage's, with every stage's
@@ -13,16 +15,20 @@ metrics (prefixed ``stageN.`` for the earlier ones) and ``stage`` = the last sta
 from __future__ import annotations
 
 import json
-import math
 import pathlib
 import sys
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 from evosearch.fitness.base import FitnessContext, fitness
-from evosearch.fitness.sandbox import SandboxLimits, SandboxResult, run_sandboxed
+from evosearch.fitness.sandbox import (
+    SandboxLimits,
+    SandboxResult,
+    require_sandbox,
+    run_sandboxed,
+)
 from evosearch.genomes.code import CodeGenome
 from evosearch.individual import FitnessResult, Status, coerce_result
 
@@ -39,6 +45,8 @@ class CodeEvalParams(BaseModel):
         limits: Sandbox limits per stage (timeout, memory_mb, cpu_seconds, ...).
         env: Extra environment variables for the evaluator (the rest is scrubbed).
         python: Interpreter for the evaluator (default: the engine's).
+        sandbox: ``bwrap`` (bubblewrap, the default) or ``none`` (trusted code only: no
+            namespaces, the engine's uid; every result says so).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -49,6 +57,7 @@ class CodeEvalParams(BaseModel):
     limits: SandboxLimits = Field(default_factory=SandboxLimits)
     env: dict[str, str] = Field(default_factory=dict)
     python: str | None = None
+    sandbox: Literal["bwrap", "none"] = "bwrap"
 
 
 def parse_params(raw: dict[str, Any]) -> CodeEvalParams:
@@ -69,6 +78,11 @@ def parse_params(raw: dict[str, Any]) -> CodeEvalParams:
     return params
 
 
+def check_params(raw: dict[str, Any]) -> None:
+    """Fail at run creation: bad params, or no bubblewrap (one line saying how to install)."""
+    require_sandbox(parse_params(raw).sandbox)
+
+
 def result_from_run(run: SandboxResult, limits: SandboxLimits) -> FitnessResult:
     """Turn one sandboxed evaluator run into a ``FitnessResult`` (status + readable error)."""
     output = _output(run)
@@ -86,16 +100,16 @@ def result_from_run(run: SandboxResult, limits: SandboxLimits) -> FitnessResult:
     if code != 0:
         last = run.stderr.strip().splitlines()[-1:] or ["(no stderr)"]
         return _fail(Status.FAILED, f"evaluator exited with code {code}: {last[0]}", run)
-    line = _result_line(run.stdout)
-    if line is None:
-        return _fail(Status.INVALID, "evaluator printed no JSON result line with 'score'", run)
+    line = run.verdict
+    if line is None or "score" not in line:
+        return _fail(Status.INVALID, "the evaluator sent no verdict (report() was not called)", run)
     allowed = {"score", "metrics", "descriptors", "feedback", "status", "error"}
     result = coerce_result({k: v for k, v in line.items() if k in allowed})
     extra = "\n".join(filter(None, [result.feedback, output]))
     return result.with_(feedback=extra, eval_seconds=run.seconds)
 
 
-@fitness("code.sandbox")
+@fitness("code.sandbox", check=check_params)
 def code_sandbox(genome: CodeGenome, ctx: FitnessContext) -> FitnessResult:
     """Run the configured evaluator on ``genome`` in the sandbox, stage by stage."""
     if not isinstance(genome, CodeGenome):
@@ -104,8 +118,10 @@ def code_sandbox(genome: CodeGenome, ctx: FitnessContext) -> FitnessResult:
         )
     params = parse_params(ctx.params)
     files = {f"program/{p}": t for p, t in genome.files.items()}
-    files["evaluator.py"] = pathlib.Path(params.evaluator).read_text()
-    files["evosearch_eval.py"] = _API.read_text()
+    trusted = {
+        "evaluator.py": pathlib.Path(params.evaluator).read_text(),
+        "evosearch_eval.py": _API.read_text(),
+    }
     metrics: dict[str, float] = {}
     feedback: list[str] = []
     isolation = ""
@@ -127,12 +143,15 @@ def code_sandbox(genome: CodeGenome, ctx: FitnessContext) -> FitnessResult:
         }
         run = run_sandboxed(
             files,
-            [params.python or sys.executable, "{workdir}/evaluator.py"],
+            [params.python or sys.executable, "{trusted}/evaluator.py"],
             params.limits,
             env=env,
+            trusted_files=trusted,
+            verdict=True,
+            mode=params.sandbox,
         )
         result = result_from_run(run, params.limits)
-        isolation = f"sandbox: {run.describe_isolation()}"
+        isolation = run.describe_isolation()
         seconds += run.seconds
         if stages > 1:
             feedback.append(f"[stage {stage}] {result.error or ''}{result.feedback}".rstrip())
@@ -166,27 +185,8 @@ def _fail(status: Status, error: str, run: SandboxResult) -> FitnessResult:
 
 def _output(run: SandboxResult) -> str:
     parts = []
-    out = "\n".join(ln for ln in run.stdout.splitlines() if _result_line(ln) is None).strip()
-    if out:
-        parts.append(f"stdout:\n{out}")
+    if run.stdout.strip():
+        parts.append(f"stdout:\n{run.stdout.strip()}")
     if run.stderr.strip():
         parts.append(f"stderr:\n{run.stderr.strip()}")
     return "\n".join(parts)
-
-
-def _result_line(stdout: str) -> dict | None:
-    for line in reversed(stdout.strip().splitlines()):
-        line = line.strip()
-        if not (line.startswith("{") and line.endswith("}")):
-            continue
-        try:
-            data = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(data, dict) and "score" in data:
-            score = data["score"]
-            if isinstance(score, (int, float)) and not isinstance(score, bool):
-                return data
-            if score is None or (isinstance(score, float) and math.isnan(score)):
-                return data
-    return None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
-import shutil
 import sys
 from collections.abc import Mapping
 from functools import lru_cache
@@ -18,11 +17,12 @@ from functools import lru_cache
 import numpy as np
 
 from evosearch.fitness.llm_proxy import LLMProxy
-from evosearch.fitness.sandbox import SandboxLimits, SandboxResult, run_sandboxed
+from evosearch.fitness.sandbox import Collect, SandboxLimits, SandboxResult, run_sandboxed
 from evosearch.genomes.code import CodeGenome
 from evosearch.individual import Cost
 
 TASK_DIR = "task"
+_API = pathlib.Path(__file__).with_name("evaluator_api.py")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,16 +32,30 @@ class CodingTask:
     Attributes:
         id: Stable id, e.g. ``HumanEval/0`` or ``repair/3``.
         files: The task directory the agent sees (relative paths; ``TASK.md`` included).
-        check_files: Files of the hidden check, written beside the agent's collected files.
+        check_files: Support files of the check, written beside the agent's collected files.
         collect: Files taken from the agent's task directory for the check.
-        check_argv: The check command (``{python}`` is the interpreter); exit 0 = solved.
+        check: The hidden test harness (trusted, read-only in the sandbox). It imports the
+            agent's modules (``remote``) by proxy, so they run in a process of their own,
+            and sends ``{"passed": true}`` on the verdict channel after its assertions ran.
+        remote: Module names of the agent's code that the harness calls by proxy.
     """
 
     id: str
     files: Mapping[str, str]
     check_files: Mapping[str, str]
     collect: tuple[str, ...]
-    check_argv: tuple[str, ...]
+    check: str
+    remote: tuple[str, ...]
+
+
+def harness(remote: tuple[str, ...], body: str) -> str:
+    """A check script: the agent's modules by proxy, ``body``, then the verdict."""
+    return (
+        "import evosearch_eval\n"
+        f"evosearch_eval.remote_modules({remote!r})\n"
+        f"{body}\n"
+        "evosearch_eval.verdict({'passed': True})\n"
+    )
 
 
 @lru_cache(maxsize=1)
@@ -58,18 +72,14 @@ def humaneval_task(problem: dict) -> CodingTask:
         "its signature and docstring; keep the name and signature, replace the body.\n\n"
         f"```python\n{problem['prompt']}\n```\n"
     )
-    check = (
-        "import solution\n"
-        f"{problem['test']}\n"
-        f"check(solution.{problem['entry_point']})\n"
-        "print('passed')\n"
-    )
+    body = f"import solution\n{problem['test']}\ncheck(solution.{problem['entry_point']})"
     return CodingTask(
         id=problem["task_id"],
         files={"TASK.md": task_md, "solution.py": problem["prompt"] + "    pass\n"},
-        check_files={"check.py": check},
+        check_files={},
         collect=("solution.py",),
-        check_argv=("{python}", "check.py"),
+        check=harness(("solution",), body),
+        remote=("solution",),
     )
 
 
@@ -138,9 +148,10 @@ def repair_tasks(count: int, seed: int = 0) -> list[CodingTask]:
                     "stats/core.py": buggy + "\n\n" + helper,
                     "tests/test_core.py": runner + tests,
                 },
-                check_files={"stats/__init__.py": "", "check.py": runner + tests},
+                check_files={"stats/__init__.py": ""},
                 collect=("stats/core.py",),
-                check_argv=("{python}", "check.py"),
+                check=harness(("stats",), tests),
+                remote=("stats",),
             )
         )
     return tasks
@@ -176,6 +187,7 @@ class AgentRun:
     cost: Cost
     llm_requests: int
     llm_errors: tuple[str, ...] = ()  # what the backend answered for failed requests
+    refused: dict[str, str] = dataclasses.field(default_factory=dict)  # files not collected
 
 
 def run_agent(
@@ -216,40 +228,30 @@ def run_agent(
             limits,
             env=proxy.env,
             pass_fds=proxy.fds,
-            keep_dir=True,
+            collect=Collect(root=TASK_DIR, paths=collect),
         )
-    root = pathlib.Path(result.workdir) / TASK_DIR
-    collected: dict[str, str] = {}
-    try:
-        paths = (
-            collect
-            if collect is not None
-            else [
-                str(p.relative_to(root))
-                for p in sorted(root.rglob("*"))
-                if p.is_file()
-                and "tmp" not in p.relative_to(root).parts[:1]
-                and "__pycache__" not in p.parts
-            ]
-        )
-        for rel in paths:
-            f = root / rel
-            if f.is_file() and f.stat().st_size <= 512_000:
-                collected[rel] = f.read_text(errors="replace")
-    finally:
-        shutil.rmtree(pathlib.Path(result.workdir).parent, ignore_errors=True)
-    return AgentRun(result, collected, proxy.cost, proxy.requests, tuple(proxy.errors))
+    collected = {p: b.decode("utf-8", errors="replace") for p, b in result.files.items()}
+    return AgentRun(
+        result, collected, proxy.cost, proxy.requests, tuple(proxy.errors), dict(result.refused)
+    )
 
 
 def check_task(task: CodingTask, collected: Mapping[str, str], limits: SandboxLimits):
-    """Run the hidden check on the agent's files; returns (solved, output)."""
+    """Run the hidden check on the agent's files; returns (solved, output).
+
+    Solved means the harness sent its verdict after every assertion ran; the exit code of
+    anything, and whatever the agent's code prints, decides nothing.
+    """
     files = {**{p: t for p, t in collected.items() if p in task.collect}, **task.check_files}
-    argv = [a.replace("{python}", sys.executable) for a in task.check_argv]
-    res = run_sandboxed(files, argv, limits)
+    trusted = {"check.py": task.check, "evosearch_eval.py": _API.read_text()}
+    res = run_sandboxed(
+        files, [sys.executable, "{trusted}/check.py"], limits, trusted_files=trusted, verdict=True
+    )
     out = (res.stdout + "\n" + res.stderr).strip()
     if res.timed_out:
         out = f"check timed out after {limits.timeout:g}s\n{out}"
-    return res.returncode == 0 and not res.timed_out, out
+    passed = any(v.get("passed") is True for v in res.verdicts)
+    return passed and not res.timed_out, out
 
 
 def log_tail(result: SandboxResult, limit: int = 3000) -> str:

@@ -86,6 +86,7 @@ def dgm_coding(genome: CodeGenome, ctx: FitnessContext) -> FitnessResult:
         ).with_(feedback=out)
     metrics: dict[str, float] = {}
     failed: list[dict[str, str]] = []
+    isolation = ""
     cost = Cost()
     requests = solved = run = 0
     offset = 0
@@ -106,6 +107,7 @@ def dgm_coding(genome: CodeGenome, ctx: FitnessContext) -> FitnessResult:
                 max_tokens=p.max_tokens,
             )
             cost = cost + agent_run.cost
+            isolation = agent_run.sandbox.describe_isolation()
             requests += agent_run.llm_requests
             if agent_run.llm_errors and len(agent_run.llm_errors) >= agent_run.llm_requests:
                 # the LLM could not be reached: no score, an infrastructure failure
@@ -121,7 +123,7 @@ def dgm_coding(genome: CodeGenome, ctx: FitnessContext) -> FitnessResult:
                     {
                         "task": task.id,
                         "statement": task.files["TASK.md"][:3000],
-                        "agent_log": log_tail(agent_run.sandbox),
+                        "agent_log": log_tail(agent_run.sandbox) + _refusals(agent_run.refused),
                         "check_output": check_out[-2000:],
                     }
                 )
@@ -134,5 +136,12 @@ def dgm_coding(genome: CodeGenome, ctx: FitnessContext) -> FitnessResult:
         stage=float(stage_reached),
         llm_requests=float(requests),
     )
-    feedback = json.dumps({"accuracy": accuracy, "failed": failed[:20]}, indent=1)
+    report = {"accuracy": accuracy, "failed": failed[:20], "sandbox": isolation}
+    feedback = json.dumps(report, indent=1)
     return FitnessResult(score=accuracy, metrics=metrics, feedback=feedback, cost=cost)
+
+
+def _refusals(refused: dict[str, str]) -> str:
+    if not refused:
+        return ""
+    return "\n[files not collected] " + "; ".join(f"{p}: {r}" for p, r in refused.items())

@@ -173,6 +173,8 @@ class SelfImprove(Operator):
             "llm_requests": agent_run.llm_requests,
             "changed_files": sorted(p for p in edited if edited[p] != parent.files.get(p)),
         }
+        if agent_run.refused:  # links, devices, oversized files: never read, said why
+            params["refused_files"] = agent_run.refused
         return [Offspring(child, operator_params=params, cost=cost)]
 
 
