@@ -89,7 +89,6 @@ def genome_config(
             "params": {
                 "pool": pool,
                 "models": list(EXPERTS),
-                "base_model": "base",
                 "population_size": population_size,
             },
         },
