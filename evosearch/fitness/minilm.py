@@ -19,6 +19,7 @@ import pathlib
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 from evosearch.fitness.base import fitness
@@ -112,3 +113,52 @@ def minilm_tasks(genomes: Sequence[WeightsGenome], ctx: Any) -> list[Any]:
         params.get("pool"), device=ctx.device, cache_bytes=int(params.get("cache_bytes", 2**30))
     )
     return rt.evaluate(genomes, lambda model: score_encoder(model, rt, params))
+
+
+def _dfs_sources(rt: EncoderRuntime, params: dict[str, Any]) -> dict[str, dict]:
+    """Name → state dict of every DFS source (pool models or recipes, built once, cached)."""
+    cache = rt.__dict__.setdefault("_dfs_sources", {})
+    spec = params.get("sources") or {n: {"base": n} for n in rt.pool.names}
+    key = repr(sorted(spec.items(), key=lambda kv: kv[0]))
+    if key not in cache:
+        cache[key] = {n: rt.materialiser.state_dict(WeightsGenome(r)) for n, r in spec.items()}
+    return cache[key]
+
+
+@fitness("weights.minilm_dfs", batched=True)
+def minilm_dfs(genomes: Sequence[Any], ctx: Any) -> list[Any]:
+    """Data-flow-space merges of MiniLM sources, scored like ``weights.minilm_tasks``.
+
+    Genomes are vectors decoded by ``evosearch.models.dfs.DFSGenotype(**params['dfs'])``;
+    ``params['sources']`` maps each source name to a recipe (default: the pool models), and
+    ``params['embed_from']`` names the source of embeddings (default: the first source).
+    """
+    from transformers import AutoConfig, AutoModel
+
+    from evosearch.models.dfs import DFSGenotype, stack_state_dict, stacked_config
+
+    params = dict(ctx.params or {})
+    rt = EncoderRuntime.get(
+        params.get("pool"), device=ctx.device, cache_bytes=int(params.get("cache_bytes", 2**30))
+    )
+    geno_cfg = dict(params.get("dfs") or {})
+    geno_cfg["sources"] = tuple(geno_cfg["sources"])
+    geno = DFSGenotype(**geno_cfg)
+    sources = _dfs_sources(rt, params)
+    embed_from = params.get("embed_from") or geno.sources[0]
+    ref = rt.pool.reference_dir()
+    base_cfg = AutoConfig.from_pretrained(ref).to_dict()
+    rt.model  # noqa: B018 (tokenizer)
+    out: list[Any] = []
+    for g in genomes:
+        steps = geno.decode(np.asarray(g.values))
+        state = stack_state_dict(sources, steps, embed_from)
+        cfg = AutoConfig.for_model(**stacked_config(base_cfg, len(steps)))
+        model = AutoModel.from_config(cfg, add_pooling_layer=False).to(rt.device).eval()
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if unexpected or [k for k in missing if not k.endswith("position_ids")]:
+            raise PoolError(f"DFS state does not fit the model: {missing[:3]} {unexpected[:3]}")
+        r = score_encoder(model, rt, params)
+        r = FitnessResult(score=r.score, metrics={**r.metrics, "layers": float(len(steps))})
+        out.append(r)
+    return out
