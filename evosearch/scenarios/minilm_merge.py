@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
 import itertools
+import os
 import pathlib
 import time
 from typing import Any

@@ -102,3 +102,32 @@ def test_scenario_configs_run_on_an_encoder_pool(pico_bert_pool, tmp_path, monke
     inds = RunStore.open(tmp_path / "run").individuals()
     assert len(inds) == 8 and all(i.result.ok for i in inds)
     assert inds[0].genome.recipe["merge"] == "task_arithmetic"
+
+
+def test_dfs_fitness_scores_layer_paths_and_ps_sources(pico_bert_pool):
+    import numpy as np
+
+    from evosearch.fitness.minilm import minilm_dfs
+    from evosearch.genomes.vector import VectorGenome
+    from evosearch.models.dfs import DFSGenotype
+
+    ps = W.merge("linear", [W.base("expert_a"), W.base("expert_b")], {"weight": 1.0})
+    sources = {"ps": ps.recipe, "expert_a": {"base": "expert_a"}}
+    geno = DFSGenotype(("ps", "expert_a"), num_layers=2, repeats=2)
+    params = {
+        "pool": pico_bert_pool,
+        "n": 16,
+        "dfs": {"sources": ["ps", "expert_a"], "num_layers": 2, "repeats": 2},
+        "sources": sources,
+        "embed_from": "ps",
+    }
+    ctx = FitnessContext(params=params, device="cpu")
+    ps_path = VectorGenome(geno.initial(0))
+    longer = geno.initial(0)
+    longer[[2, 5]] = 1.0  # + expert_a layer 0 and ps layer 1 again
+    r_ps, r_long = minilm_dfs([ps_path, VectorGenome(longer)], ctx)
+    assert r_ps.metrics["layers"] == 2 and r_long.metrics["layers"] == 4
+    # the PS path alone is exactly the PS merge
+    plain = minilm_tasks([ps], FitnessContext(params={"pool": pico_bert_pool, "n": 16}))[0]
+    assert r_ps.metrics["acc_mean"] == plain.metrics["acc_mean"]
+    assert np.isfinite(r_long.score)
