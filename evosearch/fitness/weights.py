@@ -54,7 +54,9 @@ class WeightsRuntime:
         """
         if not isinstance(pool_cfg, Mapping):
             raise PoolError("fitness.params.pool: give the model pool ({models: {name: path}})")
-        key = json.dumps([pool_cfg, device, cache_bytes], sort_keys=True, default=str)
+        key = json.dumps(
+            [cls.__qualname__, pool_cfg, device, cache_bytes], sort_keys=True, default=str
+        )
         rt = _RUNTIMES.get(key)
         if rt is None:
             pool = ModelPool.from_config(pool_cfg, device=device)
@@ -120,3 +122,8 @@ def lm_tasks(genomes: Sequence[WeightsGenome], ctx: Any) -> list[Any]:
         kwargs["task_names"] = tuple(params["tasks"])
     rt = runtime_from_ctx(ctx)
     return rt.evaluate(genomes, lambda model: score_model(model, device=rt.device, **kwargs))
+
+
+# The MiniLM encoder fitness (``weights.minilm_tasks``) registers with this module, which is
+# the one the registry loads.
+from evosearch.fitness import minilm as _minilm  # noqa: E402,F401

@@ -10,6 +10,7 @@ slice's parameters and the final norm/head the last slice's.
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -59,6 +60,43 @@ def layer_index(tensor_name: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+RANGES: dict[str, tuple[float, float]] = {
+    "density": (0.0, 1.0),
+    "t": (0.0, 1.0),
+    "gamma": (0.0, 1.0),
+    "epsilon": (0.0, 1.0),
+}
+"""Closed ranges of the mergekit parameters that have one (others: any finite number)."""
+
+
+def check_value(key: str, value: Any, where: str) -> None:
+    """Check one parameter value: finite numbers, inside ``RANGES[key]`` where it has one.
+
+    A value may be a number, a bool (flags such as ``normalize``), null, a per-parent list,
+    or ``{filter, value}`` conditions; each number inside is checked.
+
+    Raises:
+        MergeParamError: naming the parameter, the value and the allowed range.
+    """
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            check_value(key, v, f"{where}[{i}]")
+        return
+    if isinstance(value, dict):
+        if "value" in value:
+            check_value(key, value["value"], f"{where}.value")
+        return
+    if not isinstance(value, (int, float)):
+        raise MergeParamError(f"{where}: {value!r} is not a number")
+    if not math.isfinite(value):
+        raise MergeParamError(f"{where}: {value!r} is not a finite number")
+    lo, hi = RANGES.get(key, (-math.inf, math.inf))
+    if not lo <= value <= hi:
+        raise MergeParamError(f"{where}: {value!r} is outside [{lo:g}, {hi:g}]")
+
+
 def check_params(
     name: str,
     params: Mapping[str, Any],
@@ -96,6 +134,7 @@ def check_params(
                 raise MergeParamError(
                     f"{loc}.{key}: unknown parameter of {name}; accepted: {', '.join(allowed)}"
                 )
+            check_value(key, value, f"{loc}.{key}")
             if allowed[key].scope.value == "shared" and isinstance(value, list):
                 raise MergeParamError(f"{loc}.{key}: {name} takes one shared value, not a list")
             if isinstance(value, list) and len(value) not in (
@@ -187,6 +226,8 @@ def merge_node(
     parents: Sequence[Mapping[str, torch.Tensor]],
     names: Sequence[str],
     device: torch.device,
+    *,
+    fast: bool = True,
 ) -> dict[str, torch.Tensor]:
     """Execute one merge node, one tensor at a time, on ``device``.
 
@@ -196,13 +237,18 @@ def merge_node(
         names: Tensor names in execution order (sorted, as ``mergekit-yaml`` runs them, so
             randomised methods draw the same masks for the same seed).
         device: Where the merge runs.
+        fast: Run ``ties`` through ``fast_ties`` (a selection threshold instead of
+            mergekit's whole-tensor argsort; equal to mergekit's output wherever the
+            magnitudes at the threshold are distinct). False: mergekit's kernel for all.
 
     Returns:
         The merged state dict.
     """
     from mergekit.merge_methods import merge_tensors
 
-    m = method(node["merge"])
+    from evosearch.models.fast_ties import fast_method
+
+    m = fast_method(method(node["merge"])) if fast else method(node["merge"])
     base = node.get("base")
     ids = list(range(len(parents)))
     out: dict[str, torch.Tensor] = {}

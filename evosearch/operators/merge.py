@@ -22,6 +22,7 @@ from pydantic.dataclasses import dataclass
 from evosearch import registry
 from evosearch.genomes.weights import WeightsGenome
 from evosearch.models import merging
+from evosearch.models.pool import check_pool_config
 from evosearch.operators.base import PARAMS, Initializer, Offspring, Operator
 
 
@@ -73,6 +74,8 @@ class MergeCrossover(Operator):
         base_model: A pool model used as the merge base (task-vector methods, model_stock);
             without it, methods that need a base use the first parent.
         parents: How many parents the operator takes.
+        pool: The fitness's model pool config (optional; a YAML anchor): when given, it is
+            opened (headers only) when the config is loaded and must hold ``base_model``.
     """
 
     arity = 2
@@ -81,10 +84,20 @@ class MergeCrossover(Operator):
     sample: dict[str, tuple[float, float]] = Field(default_factory=dict)
     base_model: str | None = None
     parents: int = Field(default=2, ge=1)
+    pool: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.method not in merging.METHODS:
             raise ValueError(f"unknown merge method {self.method!r}; allowed: {merging.METHODS}")
+        for key, bounds in self.sample.items():
+            try:
+                merging.check_value(key, list(bounds), f"sample.{key}")
+            except merging.MergeParamError as exc:
+                raise ValueError(str(exc)) from None
+            if bounds[0] > bounds[1]:
+                raise ValueError(f"sample.{key}: [lo, hi] with lo > hi: {list(bounds)}")
+        if self.pool:
+            check_pool_config(self.pool, [self.base_model])
         dummy = {k: 0.5 for k in self.sample}
         n = self.parents + (self.base_model is not None)
         base = 0 if (self.base_model is not None or self._needs_base()) else None
@@ -141,15 +154,22 @@ class PoolModels(Initializer):
     """Initial weights genomes: the named pool models in turn, then seeded-noise copies.
 
     Attributes:
+        pool: The fitness's model pool config (a YAML anchor of ``fitness.params.pool``):
+            opened (headers only) when the config is loaded, so a missing or misnamed
+            model is one error before the run starts, not a run of failed individuals.
         models: Pool model names.
         sigma: Noise scale of the copies made once every model has been used (None: plain
             copies).
         mask_p: Bernoulli mask of that noise.
     """
 
+    pool: dict[str, Any]
     models: list[str] = Field(min_length=1)
     sigma: float | None = Field(default=None, gt=0)
     mask_p: float | None = Field(default=None, gt=0, le=1)
+
+    def __post_init__(self) -> None:
+        check_pool_config(self.pool, list(self.models))
 
     def __call__(self, n: int, rng: np.random.Generator) -> list[WeightsGenome]:
         out = []

@@ -1,0 +1,195 @@
+"""Scenario: evolutionary merge of MiniLM-L6 experts fine-tuned from pretrained weights.
+
+The pool (``evosearch.models.minilm``): the pretrained all-MiniLM-L6-v2 encoder and one expert
+per generated task (sentiment, topic, negation, question type), each fine-tuned from it with
+its own frozen linear head. A merge combines the encoders; each task keeps its head
+(fitness ``weights.minilm_tasks``: mean accuracy over the four tasks).
+
+Compared on the held-out ``test`` split, each picked on ``val``:
+
+- every expert alone, and the uniform weight average of the experts;
+- task arithmetic, TIES and DARE-TIES, each at the best point of a hand-set grid;
+- the evolved merge: CMA-ES (σ₀ = 1/6) over the mergekit-evolve genome with one weight per
+  layer and expert (task arithmetic, ``normalize`` off: AdaMerging's layer-wise coefficients).
+
+``python -m evosearch.scenarios.minilm_merge [--generations N] [--genome]`` prints the table
+(``--genome`` also runs GENOME on the same pool against its best initial model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import itertools
+import os
+import pathlib
+import time
+from typing import Any
+
+import torch
+
+from evosearch.genomes.weights import WeightsGenome
+from evosearch.models.text_tasks import TASKS
+
+POOL: dict[str, Any] = {"build": "evosearch.models.minilm:build_models", "reference": "base"}
+EXPERTS = tuple(f"expert_{t}" for t in TASKS)
+FITNESS = "weights.minilm_tasks"
+
+
+def _fitness(pool: dict[str, Any], n: int | None, split: str = "val") -> dict[str, Any]:
+    return {"ref": FITNESS, "params": {"pool": pool, "split": split, "n": n}, "timeout": 900}
+
+
+def merge_config(
+    *,
+    method: str = "task_arithmetic",
+    layer_groups: int = 6,
+    generations: int = 6,
+    popsize: int = 8,
+    n: int | None = 48,
+    seed: int = 0,
+    pool: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """CMA-ES over the per-layer mergekit-evolve genome of the MiniLM experts."""
+    pool = copy.deepcopy(pool or POOL)
+    n_params = 1 if method in ("linear", "task_arithmetic") else 2
+    return {
+        "name": "minilm-merge",
+        "seed": seed,
+        "budget": {"generations": generations},
+        "fitness": _fitness(pool, n),
+        "strategy": {
+            "name": "merge_cmaes",
+            "params": {
+                "pool": pool,
+                "popsize": popsize,
+                "stdev_init": 1 / 6,
+                "center_init": [0.5] * (layer_groups * len(EXPERTS) * n_params),
+                "genotype": {
+                    "models": list(EXPERTS),
+                    "base_model": "base",
+                    "method": method,
+                    "layer_groups": layer_groups,
+                    "normalize": False,
+                },
+            },
+        },
+    }
+
+
+def genome_config(
+    *, generations: int = 6, population_size: int = 8, n: int | None = 48, seed: int = 0
+) -> dict[str, Any]:
+    """GENOME population evolution over the same pool (base and experts)."""
+    pool = copy.deepcopy(POOL)
+    return {
+        "name": "minilm-genome",
+        "seed": seed,
+        "budget": {"generations": generations},
+        "fitness": _fitness(pool, n),
+        "strategy": {
+            "name": "genome",
+            "params": {
+                "pool": pool,
+                "models": list(EXPERTS),
+                "population_size": population_size,
+            },
+        },
+    }
+
+
+def baselines() -> dict[str, WeightsGenome]:
+    """Every expert, the uniform average, and grids of task arithmetic, TIES and DARE-TIES."""
+    b = WeightsGenome.base("base")
+    ex = [WeightsGenome.base(e) for e in EXPERTS]
+    out: dict[str, WeightsGenome] = {"base": b, **{e: g for e, g in zip(EXPERTS, ex)}}
+    out["uniform average"] = WeightsGenome.merge("linear", ex, {"weight": 1.0})
+    for lam in (0.3, 0.5, 1.0):
+        out[f"task_arithmetic w={lam}"] = WeightsGenome.merge(
+            "task_arithmetic", [b, *ex], {"weight": lam}, base=0
+        )
+    for w, d in itertools.product((0.5, 1.0), (0.3, 0.7)):
+        params = {"weight": w, "density": d, "normalize": False}
+        out[f"ties w={w} d={d}"] = WeightsGenome.merge("ties", [b, *ex], params, base=0)
+        out[f"dare_ties w={w} d={d}"] = WeightsGenome.merge(
+            "dare_ties", [b, *ex], params, base=0, seed=0
+        )
+    return out
+
+
+def family(name: str) -> str:
+    return name.split(" ")[0] if " w=" in name else name
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Score the baselines on val, evolve, then report the finalists on test."""
+    from evosearch.engine import Engine
+    from evosearch.fitness.base import FitnessContext
+    from evosearch.fitness.minilm import minilm_tasks
+    from evosearch.store import RunStore
+
+    ap = argparse.ArgumentParser(prog="python -m evosearch.scenarios.minilm_merge")
+    ap.add_argument("--generations", type=int, default=6)
+    ap.add_argument("--popsize", type=int, default=8)
+    ap.add_argument("--n", type=int, default=48, help="validation sentences per task")
+    ap.add_argument("--method", default="task_arithmetic")
+    ap.add_argument("--layer-groups", type=int, default=6)
+    ap.add_argument("--out", default=None, help="run directory (default runs/minilm-merge-TIME)")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--genome", action="store_true", help="also run GENOME on the same pool")
+    args = ap.parse_args(argv)
+    if os.getloadavg()[0] > (os.cpu_count() or 1):
+        torch.set_num_threads(1)  # an oversubscribed machine: threads stall at every barrier
+    t_start = time.perf_counter()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_dir = pathlib.Path(args.out or f"runs/minilm-merge-{stamp}")
+    cfg = merge_config(
+        method=args.method,
+        layer_groups=args.layer_groups,
+        generations=args.generations,
+        popsize=args.popsize,
+        n=args.n,
+    )
+    cfg["fitness"]["params"]["device"] = args.device
+    engine = Engine.create(cfg, run_dir)  # builds (or finds cached) experts; checks everything
+    val_ctx = FitnessContext(params=cfg["fitness"]["params"], device=args.device)
+    test_ctx = FitnessContext(
+        params={**val_ctx.params, "split": "test", "n": None}, device=args.device
+    )
+    cands = baselines()
+    val = dict(zip(cands, (r.score for r in minilm_tasks(list(cands.values()), val_ctx))))
+    print(f"baselines scored on val ({len(cands)} recipes, {time.perf_counter() - t_start:.0f} s)")
+    engine.run()
+    best = max(RunStore.open(run_dir).individuals(), key=lambda i: i.score)
+    finalists: dict[str, WeightsGenome] = {
+        n: cands[n] for n in ("base", *EXPERTS, "uniform average")
+    }
+    for fam in ("task_arithmetic", "ties", "dare_ties"):
+        pick = max((n for n in cands if family(n) == fam), key=lambda n: val[n])
+        finalists[f"best {pick}"] = cands[pick]
+        val[f"best {pick}"] = val[pick]
+    name = f"evolved (CMA-ES, {args.generations}x{args.popsize})"
+    finalists[name], val[name] = best.genome, best.score
+    if args.genome:
+        gdir = run_dir.with_name(run_dir.name + "-genome")
+        gcfg = genome_config(n=args.n)
+        gcfg["fitness"]["params"]["device"] = args.device
+        Engine.create(gcfg, gdir).run()
+        inds = RunStore.open(gdir).individuals()
+        init = max((i for i in inds if i.generation == 0), key=lambda i: i.score)
+        gbest = max(inds, key=lambda i: i.score)
+        finalists["GENOME best initial"], val["GENOME best initial"] = init.genome, init.score
+        finalists["GENOME final best"], val["GENOME final best"] = gbest.genome, gbest.score
+    final = minilm_tasks(list(finalists.values()), test_ctx)
+    tasks = list(TASKS)
+    head = " ".join(f"{t[:8]:>8s}" for t in tasks)
+    print(f"\n{'model (picked on val)':34s} {'val':>6s} | test: {head} {'mean':>7s}")
+    for (n, _), r in zip(finalists.items(), final):
+        cols = " ".join(f"{r.metrics[f'acc_{t}']:8.3f}" for t in tasks)
+        print(f"{n:34s} {val[n]:6.3f} |       {cols} {r.metrics['acc_mean']:7.3f}")
+    print(f"\nrun: {run_dir}  ({time.perf_counter() - t_start:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
