@@ -121,8 +121,11 @@ def multi_teacher_examples(
 
 def rollout(recipe: TrainRecipe, fn: int, d: int, inst: int, rng: np.random.Generator, choose,
             *, stats: dict | None = None) -> tuple[list[tuple[str, str]], float]:
-    """One run of EvoLLM's loop with ``choose`` as the LLM: its (prompt, answer) pairs and
-    its final best precision normalised by the median precision of uniform random points."""
+    """One run of EvoLLM's loop with ``choose`` as the LLM: its pairs and final precision.
+
+    The final best precision is normalised by the median precision of 1,000 uniform random
+    points (as in ``benchmarks/evollm_bbob.py``).
+    """
     from evosearch.fitness.bbob import get_problem
     from evosearch.strategies.evollm_prompt import from_grid
 
