@@ -109,18 +109,19 @@ def main() -> None:
                                              "sigma_decay", "resolution")
               if getattr(args, k) is not None}
     methods = list(args.methods) + (["teacher"] if args.teacher_row else [])
-    backend = backend_from_config(llm)
     tokens = {"in": 0, "out": 0}
-    inner = backend.generate
+    if "evollm" in methods:  # count the tokens of the (shared, cached) backend
+        backend = backend_from_config(llm)
+        inner = backend.generate
 
-    def counting(requests):
-        out = inner(requests)
-        for c in out:
-            tokens["in"] += c.tokens_in
-            tokens["out"] += c.tokens_out
-        return out
+        def counting(requests):
+            out = inner(requests)
+            for c in out:
+                tokens["in"] += c.tokens_in
+                tokens["out"] += c.tokens_out
+            return out
 
-    backend.generate = counting
+        backend.generate = counting
     rows = []
     start = time.monotonic()
     evollm_gens = 0
