@@ -4,8 +4,12 @@ Every method gets the same budget (generations × popsize evaluations) on the sa
 (function × dimension × instance). The reported figure is the final best precision
 ``f_best - f_opt`` normalised by the median precision of 1,000 uniform random points in the
 box (0 = optimum, 1 ≈ a random guess), so functions with different scales can be compared.
-EvoLLM uses the LLM named by ``--llm`` (default ``evollm-tiny``: the model trained on CMA-ES
-teacher trajectories of BBOB instances 11–12, disjoint from the instances evaluated here).
+EvoLLM uses the LLM named by ``--llm`` (default ``evollm-tiny``: the model trained on
+multi-teacher targets on BBOB instances 11–13, disjoint from the instances evaluated here);
+``--llm-params '{"path": ...}'`` passes backend options (a ``transformers`` checkpoint, an
+OpenAI-compatible server). The EvoLLM levers (``--top-k``, ``--order``, ``--temperature``,
+``--sigma-init``, ``--sigma-decay``, ``--resolution``) default to the strategy's defaults.
+``--teacher-row`` adds the teacher policy the offline model imitates (no LM) as a reference.
 
 Run:  .venv/bin/python benchmarks/evollm_bbob.py [--functions 1 3 8 ...] [--dims 2 5 10]
 """
@@ -33,7 +37,7 @@ def normaliser(problem, rng: np.random.Generator) -> float:
     return float(np.median([problem(x) - problem.f_opt for x in xs])) or 1.0
 
 
-def make(method: str, d: int, popsize: int, seed: int, llm: dict):
+def make(method: str, d: int, popsize: int, seed: int, llm: dict, levers: dict | None = None):
     rng = np.random.default_rng(seed)
     if method == "random":
         return RandomSearch(RandomSearch.Params(dimension=d, popsize=popsize), rng=rng)
@@ -43,11 +47,30 @@ def make(method: str, d: int, popsize: int, seed: int, llm: dict):
         return CMAES(CMAES.Params(dimension=d, popsize=popsize, stdev_init=2.5), rng=rng)
     if method == "snes":
         return SNES(SNES.Params(dimension=d, popsize=popsize, stdev_init=2.5), rng=rng)
-    return EvoLLM(EvoLLMParams(dimension=d, popsize=popsize, llm=llm), rng=rng)
+    return EvoLLM(EvoLLMParams(dimension=d, popsize=popsize, llm=llm, **(levers or {})), rng=rng)
 
 
-def run_one(method, problem, generations, popsize, seed, llm):
-    s = make(method, problem.dimension, popsize, seed, llm)
+def teacher_final(problem, generations, popsize, seed, levers) -> float:
+    """The offline model's teacher policy run as EvoLLM's loop (no LM), final precision."""
+    from evosearch.models.evollm_lm import TrainRecipe, rollout
+    from evosearch.models.evollm_targets import candidate_means
+
+    recipe = TrainRecipe(generations=generations, popsize=popsize,
+                         **{k: v for k, v in levers.items()
+                            if k in ("top_k", "resolution", "sigma_init", "sigma_decay")})
+    teacher = "snes"
+
+    def choose(shown, loss, snap, *_):
+        return teacher, snap(candidate_means(shown)[teacher])
+
+    rng = np.random.default_rng(seed)
+    _, normalised = rollout(recipe, problem.function, problem.dimension, problem.instance, rng,
+                            choose)
+    return normalised
+
+
+def run_one(method, problem, generations, popsize, seed, llm, levers=None):
+    s = make(method, problem.dimension, popsize, seed, llm, levers)
     best = np.inf
     for _ in range(generations):
         batch = s.ask()
@@ -66,40 +89,57 @@ def run_one(method, problem, generations, popsize, seed, llm):
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--functions", type=int, nargs="+", default=[1, 2, 3, 6, 8, 10, 15, 20])
+    ap.add_argument("--functions", type=int, nargs="+", default=list(range(1, 25)))
     ap.add_argument("--dims", type=int, nargs="+", default=[2, 5, 10])
     ap.add_argument("--instances", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--generations", type=int, default=20)
     ap.add_argument("--popsize", type=int, default=10)
     ap.add_argument("--llm", default="evollm-tiny")
+    ap.add_argument("--llm-params", type=json.loads, default={}, help="backend params (JSON)")
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    ap.add_argument("--teacher-row", action="store_true")
+    for flag, kind in (("--top-k", int), ("--order", str), ("--temperature", float),
+                       ("--sigma-init", float), ("--sigma-decay", float),
+                       ("--resolution", int)):
+        ap.add_argument(flag, type=kind, default=None)
     ap.add_argument("--json", default=None, help="write all figures to this file")
     args = ap.parse_args()
-    llm = {"name": args.llm, "params": {}}
-    backend = backend_from_config(llm)
+    llm = {"name": args.llm, "params": args.llm_params}
+    levers = {k: getattr(args, k) for k in ("top_k", "order", "temperature", "sigma_init",
+                                             "sigma_decay", "resolution")
+              if getattr(args, k) is not None}
+    methods = list(args.methods) + (["teacher"] if args.teacher_row else [])
     tokens = {"in": 0, "out": 0}
-    inner = backend.generate
+    if "evollm" in methods:  # count the tokens of the (shared, cached) backend
+        backend = backend_from_config(llm)
+        inner = backend.generate
 
-    def counting(requests):
-        out = inner(requests)
-        for c in out:
-            tokens["in"] += c.tokens_in
-            tokens["out"] += c.tokens_out
-        return out
+        def counting(requests):
+            out = inner(requests)
+            for c in out:
+                tokens["in"] += c.tokens_in
+                tokens["out"] += c.tokens_out
+            return out
 
-    backend.generate = counting
+        backend.generate = counting
     rows = []
     start = time.monotonic()
     evollm_gens = 0
     calls = blocks = fallbacks = 0
     for fn in args.functions:
         for d in args.dims:
-            per_method = {m: [] for m in METHODS}
+            per_method = {m: [] for m in methods}
             for inst in args.instances:
                 problem = get_problem(fn, d, inst)
                 norm = normaliser(problem, np.random.default_rng(inst))
-                for m in METHODS:
-                    best, extra = run_one(m, problem, args.generations, args.popsize,
-                                          1000 * fn + 10 * d + inst, llm)
+                seed = 1000 * fn + 10 * d + inst
+                for m in methods:
+                    if m == "teacher":
+                        per_method[m].append(teacher_final(problem, args.generations,
+                                                           args.popsize, seed, levers))
+                        continue
+                    best, extra = run_one(m, problem, args.generations, args.popsize, seed,
+                                          llm, levers)
                     per_method[m].append(best / norm)
                     if m == "evollm":
                         evollm_gens += args.generations - 1
@@ -110,18 +150,18 @@ def main() -> None:
             row.update({m: float(np.mean(v)) for m, v in per_method.items()})
             rows.append(row)
             print(f"f{fn:<2} {BBOB_FUNCTIONS[fn]:<20} d={d:<2} " + "  ".join(
-                f"{m}={row[m]:.3g}" for m in METHODS), flush=True)
+                f"{m}={row[m]:.3g}" for m in methods), flush=True)
     elapsed = time.monotonic() - start
-    beats_rs = sum(r["evollm"] < r["random"] for r in rows)
-    beats_hc = sum(r["evollm"] < r["hill_climb"] for r in rows)
-    beats_both = sum(r["evollm"] < min(r["random"], r["hill_climb"]) for r in rows)
     print()
     print(f"problems (function x dim): {len(rows)}; instances each: {len(args.instances)}; "
-          f"budget {args.generations} x {args.popsize} evaluations")
-    print(f"EvoLLM better than random search on {beats_rs}/{len(rows)}, than hill climbing on "
-          f"{beats_hc}/{len(rows)}, than both on {beats_both}/{len(rows)}")
-    for m in METHODS:
-        wins = sum(min(METHODS, key=lambda k: r[k]) == m for r in rows)
+          f"budget {args.generations} x {args.popsize} evaluations; levers {levers}")
+    if "evollm" in methods:
+        for base in [m for m in methods if m != "evollm"]:
+            beats = sum(r["evollm"] < r[base] for r in rows)
+            print(f"EvoLLM better than {base} on {beats}/{len(rows)} "
+                  f"({100 * beats / len(rows):.0f}%)")
+    for m in methods:
+        wins = sum(min(methods, key=lambda k: r[k]) == m for r in rows)
         print(f"  {m:<10} mean normalised {np.mean([r[m] for r in rows]):.4f}  best on {wins}")
     per_gen = max(1, evollm_gens)
     print(f"EvoLLM per generation: {calls / per_gen:.2f} LLM calls, {blocks / per_gen:.2f} "
@@ -131,7 +171,8 @@ def main() -> None:
     print(f"elapsed {elapsed:.0f}s")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"rows": rows, "args": vars(args), "tokens": tokens, "calls": calls,
+            json.dump({"rows": rows, "args": vars(args), "levers": levers, "tokens": tokens,
+                       "calls": calls,
                        "blocks": blocks, "fallbacks": fallbacks}, fh, indent=1)
 
 

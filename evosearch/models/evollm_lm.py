@@ -1,9 +1,12 @@
 """The offline EvoLLM model, trained the paper's way on teacher optimisation trajectories.
 
-Lange et al. improve EvoLLM by fine-tuning on trajectories of a teacher ES. Here: run
-evotorch's CMA-ES on BBOB functions (training instances 11+, disjoint from the instances the
-benchmark uses), render every generation's buffer in EvoLLM's own prompt format
-(``evollm_prompt.render_prompt``) and take the teacher's next mean as the answer; then train a
+Lange et al. improve EvoLLM by fine-tuning on trajectories of a teacher ES. Here (the default
+``teacher="multi"``): roll EvoLLM's own loop out on BBOB functions (training instances 11+,
+disjoint from the instances the benchmark uses), render every generation's buffer in EvoLLM's
+own prompt format (``evollm_prompt.render_prompt``) and take as the answer the best next mean
+among several teachers (hill climbing's incumbent, CMA-ES's and SNES's recombination, an
+extrapolated step), scored on the training function (``evollm_targets``). ``teacher="cmaes"``
+is the earlier recipe: the best solution of evotorch's CMA-ES's next generation. Then train a
 small causal LM (byte-level, digits are single tokens) on those pairs, on CPU, cached on disk.
 
 ``python -m evosearch.models.evollm_lm build`` builds it; the ``evollm-tiny`` LLM backend
@@ -33,6 +36,8 @@ from evosearch.strategies.evollm_prompt import blocks, format_point, render_prom
 class TrainRecipe:
     """Everything that determines the trained model (its hash names the cache entry)."""
 
+    teacher: str = "multi"  # multi | cmaes
+    target: str = "policy"  # multi only: policy | step
     functions: tuple[int, ...] = tuple(range(1, 25))
     dimensions: tuple[int, ...] = (2, 5, 10)
     instances: tuple[int, ...] = (11, 12, 13)
@@ -43,6 +48,11 @@ class TrainRecipe:
     block_size: int = 4
     low: float = -5.0
     high: float = 5.0
+    sigma_init: float = 0.15  # the σ schedule of the rollouts (EvoLLM's defaults)
+    sigma_decay: float = 0.9
+    sigma_min: float = 0.005
+    draws: int = 4  # random draws per candidate when scoring the teachers
+    rollouts: int = 2  # rollouts per (function, dimension, instance)
     hidden: int = 96
     layers: int = 3
     heads: int = 4
@@ -57,7 +67,107 @@ class TrainRecipe:
         return hashlib.sha256(blob).hexdigest()[:12]
 
 
-def teacher_examples(recipe: TrainRecipe) -> list[tuple[str, str]]:
+def teacher_examples(recipe: TrainRecipe, *, stats: dict | None = None) -> list[tuple[str, str]]:
+    """(prompt, answer) pairs for ``recipe.teacher``; ``stats`` counts the winning teachers."""
+    if recipe.teacher == "multi":
+        return multi_teacher_examples(recipe, stats=stats)
+    if recipe.teacher == "cmaes":
+        return cmaes_examples(recipe)
+    raise ValueError(f"teacher: {recipe.teacher!r} is not one of 'multi', 'cmaes'")
+
+
+def multi_teacher_examples(
+    recipe: TrainRecipe, *, stats: dict | None = None
+) -> list[tuple[str, str]]:
+    """(prompt, answer) pairs from on-policy rollouts of EvoLLM's loop with teacher targets.
+
+    ``recipe.target == "policy"``: every teacher is first run as a whole EvoLLM policy on the
+    training problems; the one with the lowest mean normalised final precision is the target
+    everywhere (one-step winners favour copying the incumbent, which loses over a whole run).
+    ``"step"``: the per-state winner of ``evollm_targets.best_next_mean``.
+    """
+    from evosearch.models.evollm_targets import TEACHERS, best_next_mean, candidate_means
+
+    stats = stats if stats is not None else {}
+    problems = [(fn, d, inst) for fn in recipe.functions for d in recipe.dimensions
+                for inst in recipe.instances]
+    if recipe.target == "step":
+        def choose(shown, loss, snap, sigma, rng, lo, hi):
+            name, mean, _ = best_next_mean(shown, loss, snap=snap, sigma=sigma,
+                                           popsize=recipe.popsize, low=lo, high=hi, rng=rng,
+                                           draws=recipe.draws)
+            return name, mean
+    elif recipe.target == "policy":
+        scores = {}
+        for t in TEACHERS:
+            rng = np.random.default_rng(recipe.seed)
+            finals = [rollout(recipe, *prob, rng,
+                              lambda shown, loss, snap, *_, t=t: (t, snap(
+                                  candidate_means(shown)[t])))[1] for prob in problems]
+            scores[t] = float(np.mean(finals))
+        winner = min(TEACHERS, key=lambda t: (scores[t], TEACHERS.index(t)))
+        stats["policy_scores"] = scores
+
+        def choose(shown, loss, snap, *_):
+            return winner, snap(candidate_means(shown)[winner])
+    else:
+        raise ValueError(f"target: {recipe.target!r} is not one of 'policy', 'step'")
+    rng = np.random.default_rng(recipe.seed + 7)
+    pairs: list[tuple[str, str]] = []
+    for prob in problems:
+        for _ in range(recipe.rollouts):
+            pairs += rollout(recipe, *prob, rng, choose, stats=stats)[0]
+    return pairs
+
+
+def rollout(recipe: TrainRecipe, fn: int, d: int, inst: int, rng: np.random.Generator, choose,
+            *, stats: dict | None = None) -> tuple[list[tuple[str, str]], float]:
+    """One run of EvoLLM's loop with ``choose`` as the LLM: its pairs and final precision.
+
+    The final best precision is normalised by the median precision of 1,000 uniform random
+    points (as in ``benchmarks/evollm_bbob.py``).
+    """
+    from evosearch.fitness.bbob import get_problem
+    from evosearch.strategies.evollm_prompt import from_grid
+
+    problem = get_problem(fn, d, inst)
+    res, pop = recipe.resolution, recipe.popsize
+    lo, hi = np.full(d, recipe.low), np.full(d, recipe.high)
+
+    def loss(x):
+        return problem(x) - problem.f_opt
+
+    def snap(m):
+        return from_grid(to_grid(m, lo, hi, res), lo, hi, res)
+
+    pairs: list[tuple[str, str]] = []
+    xs = rng.uniform(lo, hi, size=(pop, d))
+    ls = np.array([loss(x) for x in xs])
+    sigma = recipe.sigma_init
+    for _gen in range(1, recipe.generations):
+        order = np.argsort(ls, kind="stable")[: recipe.top_k]
+        name, mean = choose(xs[order], loss, snap, sigma, rng, lo, hi)
+        if stats is not None:
+            stats[name] = stats.get(name, 0) + 1
+        grid = to_grid(xs[order[::-1]], lo, hi, res)  # worst → best
+        target = to_grid(mean, lo, hi, res)
+        for a, b in blocks(d, recipe.block_size):
+            prompt = render_prompt(grid[:, a:b], ls[order[::-1]], res)
+            pairs.append((prompt, format_point(target[a:b], res)))
+        new = np.clip(mean + rng.normal(size=(pop - 1, d)) * sigma * (hi - lo), lo, hi)
+        new = np.vstack([mean, new])
+        xs = np.vstack([xs, new])
+        ls = np.concatenate([ls, [loss(x) for x in new]])
+        _, first = np.unique(xs, axis=0, return_index=True)  # a re-evaluated point once
+        keep = first[np.argsort(ls[first], kind="stable")][: max(64, 4 * recipe.top_k)]
+        xs, ls = xs[keep], ls[keep]
+        sigma = max(recipe.sigma_min, sigma * recipe.sigma_decay)
+    norm_x = np.random.default_rng(inst).uniform(lo, hi, size=(1000, d))
+    norm = float(np.median([loss(x) for x in norm_x])) or 1.0
+    return pairs, float(ls.min()) / norm
+
+
+def cmaes_examples(recipe: TrainRecipe) -> list[tuple[str, str]]:
     """(prompt, answer) pairs from CMA-ES trajectories in EvoLLM's prompt format.
 
     The prompt shows the best ``top_k`` solutions evaluated before a teacher generation; the
@@ -115,8 +225,10 @@ def train(recipe: TrainRecipe, out_dir: pathlib.Path, *, log=print) -> pathlib.P
     from evosearch.models.bytetok import byte_tokenizer
 
     t0 = time.monotonic()
-    pairs = teacher_examples(recipe)
-    log(f"evollm-tiny: {len(pairs)} teacher examples in {time.monotonic() - t0:.0f}s")
+    stats: dict[str, int] = {}
+    pairs = teacher_examples(recipe, stats=stats)
+    log(f"evollm-tiny: {len(pairs)} teacher examples in {time.monotonic() - t0:.0f}s"
+        + (f"; winning teachers {dict(sorted(stats.items()))}" if stats else ""))
     tok = byte_tokenizer()
     torch.set_num_threads(recipe.threads)
     torch.manual_seed(recipe.seed)
@@ -211,11 +323,17 @@ class EvoLLMTinyBackend(LLMBackend):
     Args:
         device: ``auto``, ``cpu``, ``cuda`` ...
         batch_size: Requests per ``generate`` call.
+        threads: torch CPU threads (``0``: leave torch's setting). A model this small
+            answers ~10x faster on one thread than on two contended ones.
     """
 
-    def __init__(self, device: str = "auto", batch_size: int = 16):
+    def __init__(self, device: str = "auto", batch_size: int = 16, threads: int = 1):
+        import torch
+
         from evosearch.llm.transformers_backend import TransformersBackend
 
+        if threads > 0:
+            torch.set_num_threads(threads)
         self.path = ensure_model()
         self._inner = TransformersBackend(
             path=str(self.path), device=device, batch_size=batch_size, chat_template="never"

@@ -12,6 +12,8 @@ proposed mean itself).
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import pydantic
 from pydantic import Field
@@ -37,7 +39,10 @@ class EvoLLMParams(pydantic.BaseModel):
     Attributes:
         dimension: Vector length; ``low``/``high`` bound the search box.
         popsize: Individuals per generation (the proposed mean plus ``popsize - 1`` samples).
-        top_k: Buffer solutions shown to the LLM.
+        top_k: Buffer solutions shown to the LLM (distinct points; a re-evaluated point is
+            kept once).
+        order: ``worst_first`` (the paper's order, and the one the offline model is trained
+            on) or ``best_first``.
         resolution: Coordinates are shown as integers ``0..resolution``.
         block_size: Coordinates per LLM request (large dimensions are queried blockwise).
         sigma_init: Initial sampling σ as a fraction of the box width.
@@ -55,10 +60,11 @@ class EvoLLMParams(pydantic.BaseModel):
     high: float = 5.0
     popsize: int = Field(default=10, ge=2)
     top_k: int = Field(default=5, ge=2)
+    order: Literal["worst_first", "best_first"] = "worst_first"
     resolution: int = Field(default=100, ge=2)
     block_size: int = Field(default=4, ge=1)
-    sigma_init: float = Field(default=0.1, gt=0, le=1)
-    sigma_decay: float = Field(default=0.95, gt=0, le=1)
+    sigma_init: float = Field(default=0.15, gt=0, le=1)
+    sigma_decay: float = Field(default=0.9, gt=0, le=1)
     sigma_min: float = Field(default=0.005, ge=0)
     llm: PluginConfig
     temperature: float = Field(default=0.0, ge=0)
@@ -116,11 +122,13 @@ class EvoLLM(Strategy):
         p = self.params
         order = np.argsort(self.buffer_loss, kind="stable")[: p.top_k][::-1]  # worst → best
         shown_x, shown_loss = self.buffer_x[order], self.buffer_loss[order]
+        if p.order == "best_first":
+            shown_x, shown_loss = shown_x[::-1], shown_loss[::-1]
         grid = to_grid(shown_x, self.low, self.high, p.resolution)
         spans = blocks(p.dimension, p.block_size)
         requests = [
             LLMRequest.from_prompt(
-                render_prompt(grid[:, a:b], shown_loss, p.resolution),
+                render_prompt(grid[:, a:b], shown_loss, p.resolution, p.order),
                 max_tokens=p.max_tokens,
                 temperature=p.temperature,
                 seed=int(self.rng.integers(0, 2**31 - 1)),
@@ -132,7 +140,7 @@ class EvoLLM(Strategy):
         completions = backend_from_config(p.llm).generate(requests)
         self.llm_calls += 1
         self.block_requests += len(requests)
-        best_grid = grid[-1]
+        best_grid = grid[-1] if p.order == "worst_first" else grid[0]
         mean_grid = best_grid.copy()
         calls = []
         cost = Cost()
@@ -164,7 +172,9 @@ class EvoLLM(Strategy):
         ok = np.isfinite(scores)
         self.buffer_x = np.concatenate([self.buffer_x, xs[ok]])
         self.buffer_loss = np.concatenate([self.buffer_loss, -scores[ok]])
-        keep = np.argsort(self.buffer_loss, kind="stable")[: max(64, 4 * self.params.top_k)]
+        _, first = np.unique(self.buffer_x, axis=0, return_index=True)  # each point once
+        by_loss = first[np.argsort(self.buffer_loss[first], kind="stable")]
+        keep = by_loss[: max(64, 4 * self.params.top_k)]
         self.buffer_x, self.buffer_loss = self.buffer_x[keep], self.buffer_loss[keep]
         if self.generation > 0:  # the init generation does not shrink σ
             self.sigma = max(self.params.sigma_min, self.sigma * self.params.sigma_decay)

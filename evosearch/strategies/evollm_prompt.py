@@ -50,15 +50,24 @@ def format_point(values: Sequence[int], resolution: int) -> str:
     return ",".join(f"{int(v):0{width}d}" for v in values)
 
 
-def render_prompt(grid_points: np.ndarray, losses: Sequence[float], resolution: int) -> str:
-    """The prompt for one block: rows are integer solutions, already sorted worst → best."""
+ORDERS = {"worst_first": "worst to best", "best_first": "best to worst"}
+
+
+def render_prompt(
+    grid_points: np.ndarray, losses: Sequence[float], resolution: int, order: str = "worst_first"
+) -> str:
+    """The prompt for one block: rows are integer solutions, already sorted as ``order`` says.
+
+    ``worst_first`` is the paper's order and the trained model's; ``best_first`` reverses it.
+    """
     labels = fitness_labels(losses)
     lines = [
         "x=" + format_point(row, resolution) + f" f={lab:03d}"
         for row, lab in zip(np.atleast_2d(grid_points), labels)
     ]
     count = int(np.atleast_2d(grid_points).shape[1])
-    return render("evollm", resolution=resolution, history="\n".join(lines), count=count)
+    return render("evollm", resolution=resolution, history="\n".join(lines), count=count,
+                  order=ORDERS[order])
 
 
 @dataclasses.dataclass(frozen=True)

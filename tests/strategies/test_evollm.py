@@ -182,3 +182,40 @@ def test_random_search_and_hill_climb_improve_on_the_sphere():
 
 def test_zero_padded_answers_parse_as_integers():
     assert parse_answer("053,007,100", 3, 100).values.tolist() == [53, 7, 100]
+
+
+def test_best_first_order_lists_the_best_solution_first():
+    text = render_prompt(np.array([[5, 6], [3, 4]]), [10.0, 30.0], 100, "best_first")
+    lines = [ln for ln in text.splitlines() if ln.startswith("x=") and " f=" in ln]
+    assert lines == ["x=005,006 f=000", "x=003,004 f=999"] and "sorted best to worst" in text
+
+
+def test_best_first_strategy_prompt_and_fallback_use_the_best_row():
+    from evosearch.llm.base import backend_from_config
+
+    params = EvoLLMParams(dimension=2, popsize=4, order="best_first", llm=_llm(["junk"]))
+    s = EvoLLM(params, rng=np.random.default_rng(5))
+    _run_generations(s, 1)
+    batch = s.ask()
+    prompt = backend_from_config(params.llm).calls[-1].messages[-1].content
+    rows = [ln for ln in prompt.splitlines() if ln.startswith("x=") and " f=" in ln]
+    assert rows[0].endswith("f=000")  # the best first
+    low, high = np.full(2, -5.0), np.full(2, 5.0)
+    expected = from_grid(to_grid(s.best.genome.values, low, high, 100), low, high, 100)
+    assert np.allclose(batch[0].genome.values, expected)
+
+
+def test_an_unknown_order_is_rejected():
+    import pydantic
+
+    with pytest.raises(pydantic.ValidationError, match="order"):
+        EvoLLMParams(dimension=2, order="random", llm=_llm(["1,2"]))
+
+
+def test_a_re_evaluated_point_fills_one_buffer_slot():
+    params = EvoLLMParams(dimension=2, popsize=3, top_k=2, llm=_llm(["50,50"]))
+    s = EvoLLM(params, rng=np.random.default_rng(6))
+    for _ in range(4):  # the same proposed mean (0, 0) is evaluated every generation
+        _run_generations(s, 1)
+    assert np.sum(np.all(s.buffer_x == 0.0, axis=1)) == 1
+    assert len(np.unique(s.buffer_x, axis=0)) == len(s.buffer_x)
