@@ -30,7 +30,7 @@ OFFLINE_HINT = "docs/llm-backends.md: serve a local checkpoint with 'transformer
 def find_backends(node: Any, where: str = "") -> Iterator[tuple[str, str, dict[str, Any]]]:
     """Yield ``(config key, backend name, params)`` for every LLM backend block in ``node``."""
     if isinstance(node, dict):
-        name = node.get("name")
+        name = node.get("ref") or node.get("name")
         if name in ("openai", "transformers") and isinstance(node.get("params", {}), dict):
             yield where or "llm", name, dict(node.get("params") or {})
             return

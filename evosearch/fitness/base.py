@@ -132,7 +132,10 @@ class FitnessSpec:
         except registry.RegistryError as exc:
             raise registry.RegistryError(f"fitness.ref: {exc}") from None
         if "check_params" in entry.meta:
-            entry.meta["check_params"](dict(cfg.params))
+            try:
+                entry.meta["check_params"](dict(cfg.params))
+            except ValueError as exc:  # one clear line, not a traceback
+                raise registry.RegistryError(str(exc).splitlines()[0]) from None
         return cls(
             ref=cfg.ref,
             params=dict(cfg.params),

@@ -246,7 +246,9 @@ def test_kill_9_of_the_engine_leaves_no_worker_alive(tmp_path):
     cfg = sphere_config(
         fitness={
             "ref": "helper_fitness:slow_sphere",
-            "params": {"sleep": 0.0, "markers": str(markers), "block_at": [0, 1]},
+            # every id of generation 0: each worker blocks at the first row it gets, whether
+            # the executor sends rows one by one or in one chunk per worker
+            "params": {"sleep": 0.0, "markers": str(markers), "block_at": list(range(6))},
             "timeout": 900,
         },
         executor={"name": "processes", "workers": 2},
@@ -258,8 +260,9 @@ def test_kill_9_of_the_engine_leaves_no_worker_alive(tmp_path):
         stderr=subprocess.DEVNULL,
     )
     try:
+        bound = time.monotonic() + 300  # a bound on a hang, not a timing assertion
         while len(list(markers.iterdir())) < 2:  # both workers are inside an evaluation
-            assert proc.poll() is None
+            assert proc.poll() is None and time.monotonic() < bound
             time.sleep(0.05)
         workers = {int(m.read_text()) for m in markers.iterdir()}
         family = _children(proc.pid) | workers
