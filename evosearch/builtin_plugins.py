@@ -35,6 +35,8 @@ BUILTINS: dict[str, dict[str, str]] = {
         "sphere": "evosearch.fitness.builtin:sphere",
         "sphere_batched": "evosearch.fitness.builtin:sphere_batched",
         "weights.lm_tasks": "evosearch.fitness.weights:lm_tasks",
+        "weights.minilm_dfs": "evosearch.fitness.minilm:minilm_dfs",
+        "weights.minilm_tasks": "evosearch.fitness.minilm:minilm_tasks",
         "zdt1": "evosearch.fitness.builtin:zdt1",
     },
     "initializer": {

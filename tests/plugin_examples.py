@@ -112,6 +112,8 @@ EXERCISED_ELSEWHERE: dict[str, dict[str, str]] = {
         "arm": "QD scenario tests",
         "cartpole": "tests/fitness/test_cartpole.py (seed-chain genomes)",
         "weights.lm_tasks": "tests/scenarios/test_model_merge_scenario.py (needs a model pool)",
+        "weights.minilm_tasks": "tests/models/test_minilm_scenario.py (needs MiniLM experts)",
+        "weights.minilm_dfs": "tests/models/test_dfs.py (needs MiniLM sources)",
         "code.sandbox": "sandbox tests",
         "dgm.coding": "DGM scenario tests",
         "prompt.sentiment": "prompt evolution tests",

@@ -123,7 +123,3 @@ def lm_tasks(genomes: Sequence[WeightsGenome], ctx: Any) -> list[Any]:
     rt = runtime_from_ctx(ctx)
     return rt.evaluate(genomes, lambda model: score_model(model, device=rt.device, **kwargs))
 
-
-# The MiniLM encoder fitness (``weights.minilm_tasks``) registers with this module, which is
-# the one the registry loads.
-from evosearch.fitness import minilm as _minilm  # noqa: E402,F401
