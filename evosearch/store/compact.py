@@ -98,9 +98,7 @@ def compact(store: RunStore, *, force: bool = False) -> bool:
             rel = f"individuals/part-{num:06d}.parquet"
             atomic_write(
                 path / rel,
-                lambda tmp: pq.write_table(
-                    table, tmp, compression="zstd", row_group_size=ROW_GROUP
-                ),
+                lambda tmp: pq.write_table(table, tmp, **_part_options(table.schema)),
                 fault="part_write",
                 **sync,
             )
@@ -186,6 +184,24 @@ def compact(store: RunStore, *, force: bool = False) -> bool:
     store._torn = False
     store._table_cache = None
     return True
+
+
+# Columns that repeat a few values (worth a dictionary); the rest are written plain. Random
+# floats and hashes do not compress: writing them uncompressed and without a dictionary
+# attempt takes a third of the time of zstd with dictionaries, for a file 10% larger.
+_DICTIONARY = ("operator", "operator_params", "genome_kind", "status", "error", "feedback")
+_RAW = ("fingerprint", "score", "id", "eval_seconds")
+
+
+def _part_options(sch: pa.Schema) -> dict:
+    raw = set(_RAW)
+    if pa.types.is_fixed_size_list(sch.field("genome").type):
+        raw.add("genome")
+    return {
+        "row_group_size": ROW_GROUP,
+        "use_dictionary": [c for c in _DICTIONARY if c in sch.names],
+        "compression": {c: ("none" if c in raw else "zstd") for c in sch.names},
+    }
 
 
 def _group_rows(records: list) -> list[int]:

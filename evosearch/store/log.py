@@ -59,7 +59,7 @@ class Record:
 
 
 def _crc(batch: pa.RecordBatch, meta: Mapping[str, bytes]) -> int:
-    crc = zlib.crc32(batch.serialize())
+    crc = zlib.crc32(memoryview(batch.serialize()))
     for key in sorted(meta):
         if key != "es.crc":
             crc = zlib.crc32(key.encode() + b"=" + meta[key], crc)
@@ -115,7 +115,7 @@ class SegmentWriter:
         sink = pa.BufferOutputStream()
         writer = pa.ipc.new_stream(sink, self.schema)
         writer.write_batch(rows, custom_metadata=meta)
-        data = sink.getvalue().to_pybytes()[len(self._schema_msg) :]
+        data = memoryview(sink.getvalue())[len(self._schema_msg) :]
         faults.point("before_log_append")
         if faults.wants("during_log_append"):
             os.write(self._fd, data[: len(data) // 2])  # a torn write, then the kill

@@ -3,11 +3,15 @@
 Each compacted part has its lineage as arrays indexed by ``id - min_id`` in ``index/``
 (``part-N.row.npy``: row in the part or -1; ``part-N.off.npy`` / ``part-N.par.npy``: parent
 CSR), written at compaction and memory-mapped by queries, so an ancestry walk touches a few
-pages per step. The log tail (not yet compacted) is small and read directly.
+pages per step. ``part-N.top.arrow`` holds the part's ``TOP_ROWS`` best rows (status ok, best
+first) as an Arrow IPC file, so ``top_k`` with ``k <= TOP_ROWS`` reads no Parquet at all. All
+of ``index/`` is derived data: a missing or unreadable file is rebuilt from its part. The log
+tail (not yet compacted) is small and read directly.
 """
 
 from __future__ import annotations
 
+import bisect
 import os
 import pathlib
 from collections.abc import Iterable
@@ -20,24 +24,65 @@ import pyarrow.compute as pc
 from evosearch.store.runstore import RunStore
 
 _SPARSE = 8  # index a part by id only when its id span is at most this many times its rows
+TOP_ROWS = 64  # best rows of each part kept beside it for top_k
+_ORDER = [("score", "descending"), ("id", "ascending")]
 
 
 def write_part_index(root: pathlib.Path, stem: str, table: pa.Table) -> None:
-    """Write the lineage arrays of one part (derived data: no fsync; rebuilt when missing)."""
+    """Write the lineage arrays and best rows of one part (derived data: no fsync)."""
     arrays = _part_arrays(table)
-    if arrays is None:
-        return
     index = root / "index"
     try:
         index.mkdir(exist_ok=True)
-        for name in ("row", "off", "par"):
-            arr = arrays[name]
-            tmp = index / f".{stem}.{name}.npy.tmp-{os.getpid()}"
-            with open(tmp, "wb") as fh:
-                np.save(fh, arr)
-            os.replace(tmp, index / f"{stem}.{name}.npy")
+        for name in ("row", "off", "par") if arrays is not None else ():
+            _replace(index, f"{stem}.{name}.npy", lambda fh, a=arrays[name]: np.save(fh, a))
+        top = _top_rows(table, TOP_ROWS)
+        _replace(index, f"{stem}.top.arrow", lambda fh: _write_ipc(fh, top))
     except OSError:
-        pass  # a read-only run directory: queries rebuild the arrays in memory
+        pass  # a read-only run directory: queries rebuild what they need in memory
+
+
+def _replace(index: pathlib.Path, name: str, write: Any) -> None:
+    tmp = index / f".{name}.tmp-{os.getpid()}"
+    with open(tmp, "wb") as fh:
+        write(fh)
+    os.replace(tmp, index / name)
+
+
+def _write_ipc(fh: Any, table: pa.Table) -> None:
+    with pa.ipc.new_file(fh, table.schema) as w:
+        w.write_table(table)
+
+
+def _part_top(store: RunStore, part: dict[str, Any]) -> pa.Table:
+    """The part's ``TOP_ROWS`` best ok rows, from ``index/`` (rebuilt there when missing)."""
+    stem = pathlib.Path(part["file"]).name.split(".")[0]
+    path = store.path / "index" / f"{stem}.top.arrow"
+    try:
+        with pa.memory_map(str(path)) as src:
+            top = pa.ipc.open_file(src).read_all()
+        if top.schema.equals(store.schema):
+            return top
+    except (OSError, pa.ArrowException):
+        pass
+    table = store.read_part(part)
+    if store.writable or os.access(store.path, os.W_OK):
+        write_part_index(store.path, stem, table)
+    return _top_rows(table, TOP_ROWS).cast(store.schema)
+
+
+def _top_rows(table: pa.Table, k: int) -> pa.Table:
+    """The ``k`` best ok rows of ``table``, best first.
+
+    A partition finds the k-th best score; the rows that reach it (ties included, so the id
+    order stays exact) are then sorted.
+    """
+    score = table["score"].to_numpy(zero_copy_only=False)
+    valid = np.flatnonzero(~np.isnan(score))
+    if valid.size > 4 * k:
+        kth = np.partition(score[valid], valid.size - k)[valid.size - k]
+        valid = valid[score[valid] >= kth]
+    return _best([table.take(pa.array(valid))], k)
 
 
 def _part_arrays(table: pa.Table) -> dict[str, np.ndarray] | None:
@@ -71,7 +116,8 @@ class _Part:
     __slots__ = ("lo", "row", "off", "par")
 
     def __init__(self, lo: int, row: np.ndarray, off: np.ndarray, par: np.ndarray):
-        self.lo, self.row, self.off, self.par = lo, row, off, par
+        # plain views of the memory maps: np.memmap's slicing costs microseconds per step
+        self.lo, self.row, self.off, self.par = lo, *map(np.asarray, (row, off, par))
 
     def parents(self, i: int) -> np.ndarray | None:
         k = i - self.lo
@@ -95,6 +141,9 @@ class LineageIndex:
         self.rows = store.num_individuals
         self._lo = np.array([p["min_id"] for p in self._meta], np.int64)
         self._hi = np.array([p["max_id"] for p in self._meta], np.int64)
+        # parts in id order with disjoint ranges (every run the engine writes): bisect
+        self._sorted = bool(np.all(self._lo[1:] > self._hi[:-1]))
+        self._lo_list = self._lo.tolist()
         self._loaded: dict[int, _Part | dict[int, np.ndarray]] = {}
         tail = store.tail_table(["id", "parent_ids"])
         self._tail = dict(zip(tail["id"].to_pylist(), tail["parent_ids"].to_pylist()))
@@ -133,7 +182,12 @@ class LineageIndex:
     def _lookup(self, individual_id: int) -> np.ndarray | None:
         if individual_id in self._tail:
             return np.asarray(self._tail[individual_id] or (), np.int64)
-        for k in np.flatnonzero((self._lo <= individual_id) & (self._hi >= individual_id)):
+        if self._sorted:
+            k = bisect.bisect_right(self._lo_list, individual_id) - 1
+            candidates: Any = [k] if k >= 0 and individual_id <= self._hi[k] else []
+        else:
+            candidates = np.flatnonzero((self._lo <= individual_id) & (self._hi >= individual_id))
+        for k in candidates:
             part = self._part(int(k))
             got = part.get(individual_id) if isinstance(part, dict) else part.parents(individual_id)
             if got is not None:
@@ -221,14 +275,17 @@ class LineageIndex:
 def top_k(store: RunStore, k: int = 10) -> pa.Table:
     """The ``k`` best individuals with status ok, best first (ties: lower id first).
 
-    Reads the log tail, then parts in order of their max score while one can still win.
+    With ``k <= TOP_ROWS`` it reads each part's best rows from ``index/`` and the log tail,
+    no Parquet; else the log tail, then parts in order of their max score while one can
+    still win.
     """
+    parts = [p for p in store.parts if p.get("max_score") is not None]
+    if k <= TOP_ROWS:
+        tables = [_ok(store.tail_table()), *(_part_top(store, p) for p in parts)]
+        return _best([t.cast(store.schema) for t in tables], k)
     cols = ["id", "score"]
     cands = [_ok(store.tail_table(cols))]
-    parts = sorted(
-        (p for p in store.parts if p.get("max_score") is not None),
-        key=lambda p: -p["max_score"],
-    )
+    parts.sort(key=lambda p: -p["max_score"])
     best = _best(cands, k)
     for p in parts:
         if best.num_rows >= k and p["max_score"] < best["score"][k - 1].as_py():
@@ -243,9 +300,7 @@ def top_k(store: RunStore, k: int = 10) -> pa.Table:
         if any(p["min_id"] <= i <= p["max_id"] for i in wanted):
             found.append(store.read_part(p, filters=[("id", "in", wanted)]))
     rows = pa.concat_tables([t.cast(store.schema) for t in found])
-    rows = _rows(rows, wanted)
-    idx = pc.sort_indices(rows, sort_keys=[("score", "descending"), ("id", "ascending")])
-    return rows.take(idx)
+    return _best([_rows(rows, wanted)], k)
 
 
 def _ok(t: pa.Table) -> pa.Table:
@@ -254,8 +309,7 @@ def _ok(t: pa.Table) -> pa.Table:
 
 def _best(tables: list[pa.Table], k: int) -> pa.Table:
     t = pa.concat_tables(tables)
-    idx = pc.sort_indices(t, sort_keys=[("score", "descending"), ("id", "ascending")])
-    return t.take(idx[:k])
+    return t.take(pc.sort_indices(t, sort_keys=_ORDER)[:k])
 
 
 def _rows(t: pa.Table, ids: list[int]) -> pa.Table:

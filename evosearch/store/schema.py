@@ -7,6 +7,7 @@ genome's ``to_json()``. ``fingerprint`` is 16 bytes: the first half of the genom
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -15,8 +16,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from evosearch.genomes.base import genome_from_json
+from evosearch.genomes.vector import row_fingerprints
 from evosearch.individual import Cost, FitnessResult, Individual, Status
 
 FORMAT = "evosearch-individuals/2"
@@ -74,16 +77,12 @@ def fingerprint16(hex_or_bytes: str | bytes) -> bytes:
     return bytes(hex_or_bytes[:16])
 
 
-def vector_fingerprints(values: np.ndarray) -> list[bytes]:
-    """16-byte fingerprints of the rows of an [N, D] float64 array (as ``VectorGenome``)."""
-    values = np.ascontiguousarray(values, dtype=np.float64)
-    base = hashlib.sha256(b"vector\0")
-    out = []
-    for row in values:
-        h = base.copy()
-        h.update(row.tobytes())
-        out.append(h.digest()[:16])
-    return out
+def vector_fingerprints(values: np.ndarray) -> pa.FixedSizeBinaryArray:
+    """The ``fingerprint`` column of an [N, D] float64 array (as ``VectorGenome.fingerprint``)."""
+    fps = row_fingerprints(values)
+    return pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(16), len(fps), [None, pa.py_buffer(fps.tobytes())]
+    )
 
 
 _NEVER_EVALUATED = FitnessResult.failure(Status.INVALID, "never evaluated")
@@ -181,7 +180,7 @@ def columns_to_table(
         kind = (facts or {}).get("genome", {}).get("kind", "vector")
         out["genome_kind"] = columns.get("genome_kind", pa.repeat(kind, n))
         if "fingerprint" not in columns:
-            out["fingerprint"] = pa.array(vector_fingerprints(values), pa.binary(16))
+            out["fingerprint"] = vector_fingerprints(values)
     else:
         if "genome_kind" not in columns:
             raise ValueError("rows need a 'genome_kind' column (the run's genome is not a vector)")
@@ -198,46 +197,74 @@ def columns_to_table(
         out.setdefault(key, value)
     score = np.asarray(_numpy(out.get("score", np.full(n, np.nan))), dtype=np.float64)
     finite = np.isfinite(score)
-    out["score"] = pa.array(score, mask=~finite)
+    all_finite = bool(finite.all())
+    out["score"] = pa.array(score) if all_finite else pa.array(score, mask=~finite)
     if "status" not in out:
-        out["status"] = pa.array(np.where(finite, "ok", "invalid"))
-    defaults = {
-        "parent_ids": lambda: pa.array([[]] * n, pa.list_(pa.int64())),
-        "operator": lambda: pa.repeat("init", n),
-        "operator_params": lambda: pa.repeat("{}", n),
-        "generation": lambda: pa.repeat(pa.scalar(generation, pa.int32()), n),
-        "island": lambda: pa.repeat(pa.scalar(0, pa.int32()), n),
-        "metrics": lambda: pa.array([[]] * n, pa.map_(pa.string(), pa.float64())),
-        "descriptors": lambda: pa.array([[]] * n, pa.list_(pa.float64())),
-        "error": lambda: pa.nulls(n, pa.string()),
-        "feedback": lambda: pa.nulls(n, pa.string()),
-        "eval_seconds": lambda: pa.repeat(0.0, n),
-        "tokens_in": lambda: pa.repeat(0, n),
-        "tokens_out": lambda: pa.repeat(0, n),
-        "cost_usd": lambda: pa.repeat(0.0, n),
-    }
+        out["status"] = (
+            pa.repeat("ok", n) if all_finite else pc.if_else(pa.array(finite), "ok", "invalid")
+        )
     arrays = []
     for f in schema:
-        value = out[f.name] if f.name in out else defaults[f.name]()
+        value = out[f.name] if f.name in out else _default(f, n, generation)
         if f.name == "descriptors" and isinstance(value, np.ndarray) and value.ndim == 2:
             value = pa.ListArray.from_arrays(
                 np.arange(0, value.size + 1, max(value.shape[1], 1))[: n + 1],
                 pa.array(value.reshape(-1), pa.float64()),
             )
         try:
-            arrays.append(pa.array(value, f.type) if not _is_arrow(value) else value.cast(f.type))
+            if not _is_arrow(value):
+                value = pa.array(value, f.type)
+            elif value.type != f.type:
+                value = value.cast(f.type)
         except (pa.ArrowException, TypeError, ValueError) as exc:
             raise ValueError(
                 f"rows: column {f.name!r} cannot be stored as {f.type}: {exc}"
             ) from None
-        if len(arrays[-1]) != n:
-            raise ValueError(f"rows: column {f.name!r} has {len(arrays[-1])} values, 'id' has {n}")
+        if isinstance(value, pa.ChunkedArray):
+            value = value.combine_chunks()
+        if len(value) != n:
+            raise ValueError(f"rows: column {f.name!r} has {len(value)} values, 'id' has {n}")
+        arrays.append(value)
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def pc_flatten(arr: Any) -> Any:
-    import pyarrow.compute as pc
+_CONSTANT_DEFAULTS = {
+    "operator": "init",
+    "operator_params": "{}",
+    "island": 0,
+    "eval_seconds": 0.0,
+    "tokens_in": 0,
+    "tokens_out": 0,
+    "cost_usd": 0.0,
+}
 
+
+def _default(f: pa.Field, n: int, generation: int) -> pa.Array:
+    """The default column ``f`` for ``n`` rows."""
+    if f.name == "generation":
+        return pa.repeat(pa.scalar(generation, f.type), n)
+    return _constant_default(f.name, n)
+
+
+@functools.lru_cache(maxsize=64)
+def _constant_default(name: str, n: int) -> pa.Array:
+    """A default column that does not depend on the commit (immutable, so cached per size)."""
+    f = SCHEMA.field(name)
+    if f.name in _CONSTANT_DEFAULTS:
+        return pa.repeat(pa.scalar(_CONSTANT_DEFAULTS[f.name], f.type), n)
+    if pa.types.is_map(f.type):
+        zeros = pa.array(np.zeros(n + 1, np.int32))
+        return pa.MapArray.from_arrays(
+            zeros, pa.array([], f.type.key_type), pa.array([], f.type.item_type)
+        )
+    if pa.types.is_list(f.type):
+        return pa.ListArray.from_arrays(
+            pa.array(np.zeros(n + 1, np.int32)), pa.array([], f.type.value_type)
+        )
+    return pa.nulls(n, f.type)
+
+
+def pc_flatten(arr: Any) -> Any:
     return pc.list_flatten(arr).to_numpy(zero_copy_only=False)
 
 

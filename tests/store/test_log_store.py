@@ -16,7 +16,7 @@ from conftest import run_cli
 from evosearch.genomes import VectorGenome
 from evosearch.individual import FitnessResult, Individual
 from evosearch.store import RunStore, StoreError, faults
-from evosearch.store.queries import LineageIndex, top_k
+from evosearch.store.queries import TOP_ROWS, LineageIndex, top_k
 from evosearch.store.repair import repair_manifest
 
 D = 4
@@ -125,27 +125,64 @@ def test_a_state_with_an_object_is_a_type_error_naming_its_key_path(tmp_path):
     store.close()
 
 
-def test_top_k_reads_only_the_parts_whose_max_score_can_win(tmp_path, monkeypatch):
-    store = fill(tmp_path / "run", 6, compact_every=2)
-    store.commit({"id": [1000], "genome": np.zeros((1, D)), "score": [5.0]}, {}, generation=6)
-    store.close()
-    reader = RunStore.open(tmp_path / "run")
-    read = []
+def _count_part_reads(monkeypatch) -> list[str]:
+    read: list[str] = []
     real = RunStore.read_part
     monkeypatch.setattr(
         RunStore,
         "read_part",
         lambda self, p, *a, **k: read.append(p["file"]) or real(self, p, *a, **k),
     )
-    best = top_k(reader, 3)
-    assert sorted(set(read)) == [p["file"] for p in reader.parts[2:]]  # 2 parts cannot win
-    assert best["id"][0].as_py() == 1000
+    return read
+
+
+def _expected_top(reader, k):
     full = (
         reader.table(["id", "score"])
         .to_pandas()
         .sort_values(["score", "id"], ascending=[False, True])
     )
-    assert best["id"].to_pylist() == full["id"].head(3).tolist()
+    return full["id"].head(k).tolist()
+
+
+def test_top_k_reads_no_parquet_part_when_the_index_holds_each_parts_best_rows(
+    tmp_path, monkeypatch
+):
+    store = fill(tmp_path / "run", 6, compact_every=2)
+    store.commit({"id": [1000], "genome": np.zeros((1, D)), "score": [5.0]}, {}, generation=6)
+    store.close()
+    reader = RunStore.open(tmp_path / "run")
+    read = _count_part_reads(monkeypatch)
+    best = top_k(reader, 3)
+    assert read == []  # index/part-N.top.arrow answered it
+    assert best["id"][0].as_py() == 1000
+    assert best["id"].to_pylist() == _expected_top(reader, 3)
+    assert best.schema.equals(reader.schema) and best["genome"][0].as_py() == [0.0] * D
+    # the best-rows files are derived data: removed, top_k reads the parts and rewrites them
+    for f in (tmp_path / "run" / "index").glob("*.top.arrow"):
+        f.unlink()
+    read.clear()
+    assert top_k(RunStore.open(tmp_path / "run"), 3)["id"].to_pylist() == best["id"].to_pylist()
+    assert len(read) == len(reader.parts)
+    assert len(list((tmp_path / "run" / "index").glob("*.top.arrow"))) == len(reader.parts)
+
+
+def test_top_k_beyond_the_indexed_rows_reads_only_the_parts_whose_max_score_can_win(
+    tmp_path, monkeypatch
+):
+    store = fill(tmp_path / "run", 20, compact_every=2)
+    store.commit({"id": [1000], "genome": np.zeros((1, D)), "score": [5.0]}, {}, generation=6)
+    store.close()
+    reader = RunStore.open(tmp_path / "run")
+    k = TOP_ROWS + 1
+    scores = reader.table(["score"])["score"].to_numpy()
+    kth = np.sort(scores)[::-1][k - 1]
+    can_win = [p["file"] for p in reader.parts if p["max_score"] >= kth]
+    expected = _expected_top(reader, k)
+    read = _count_part_reads(monkeypatch)
+    best = top_k(reader, k)
+    assert sorted(set(read)) == sorted(can_win) and len(can_win) < len(reader.parts)
+    assert best["id"].to_pylist() == expected
 
 
 def test_ancestry_walks_the_per_part_arrays_and_the_log_tail(tmp_path):
