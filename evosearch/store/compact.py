@@ -3,7 +3,7 @@
 Steps, each crash-safe (the log stays the source until the manifest names the part):
 
 1. ``individuals/part-NNNNNN.parquet`` (temp → fsync → rename) and its lineage index
-   (``index/part-NNNNNN.*.npy``, derived data: rebuilt from the part when missing);
+   (``index/part-NNNNNN.lineage`` and ``.top.arrow``, derived data: rebuilt when missing);
 2. the extra tables' parts ``NAME/part-NNNNNN.parquet``;
 3. a new segment ``log/seg-SEQ.arrows`` holding the last commit's state (a commit record
    with no rows) and the records appended after it, fdatasync'ed;

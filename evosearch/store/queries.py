@@ -1,19 +1,22 @@
 """Queries over a run: top-k, ancestry, descendants and the lineage graph.
 
-Each compacted part has its lineage as arrays indexed by ``id - min_id`` in ``index/``
-(``part-N.row.npy``: row in the part or -1; ``part-N.off.npy`` / ``part-N.par.npy``: parent
-CSR), written at compaction and memory-mapped by queries, so an ancestry walk touches a few
-pages per step. ``part-N.top.arrow`` holds the part's ``TOP_ROWS`` best rows (status ok, best
-first) as an Arrow IPC file, so ``top_k`` with ``k <= TOP_ROWS`` reads no Parquet at all. All
-of ``index/`` is derived data: a missing or unreadable file is rebuilt from its part. The log
-tail (not yet compacted) is small and read directly.
+Each compacted part has its lineage as arrays indexed by ``id - min_id`` in
+``index/part-N.lineage`` (``row``: row in the part or -1; ``off`` / ``par``: parent CSR, see
+``_LINEAGE``), written at compaction and memory-mapped by queries, so an ancestry walk opens
+one file per part it enters and touches a few pages per step. ``part-N.top.arrow`` holds the
+part's ``TOP_ROWS`` best rows (status ok, best first) as an Arrow IPC file, so ``top_k`` with
+``k <= TOP_ROWS`` reads no Parquet at all. All of ``index/`` is derived data: a missing or
+unreadable file is rebuilt from its part. The log tail (not yet compacted) is small and read
+directly.
 """
 
 from __future__ import annotations
 
 import bisect
+import mmap
 import os
 import pathlib
+import struct
 from collections.abc import Iterable
 from typing import Any
 
@@ -28,14 +31,42 @@ TOP_ROWS = 64  # best rows of each part kept beside it for top_k
 _ORDER = [("score", "descending"), ("id", "ascending")]
 
 
+# index/part-N.lineage: this header, then row int32[n_row] (padded to 8 bytes), off
+# int64[n_off], par int64[n_par]; little-endian.
+_LINEAGE = struct.Struct("<8sqqqq")  # magic, lo, n_row, n_off, n_par
+_MAGIC = b"ESLIN1\0\0"
+
+
+def _write_lineage(fh: Any, arrays: dict[str, np.ndarray]) -> None:
+    row, off, par = arrays["row"], arrays["off"], arrays["par"]
+    fh.write(_LINEAGE.pack(_MAGIC, int(arrays["lo"][0]), row.size, off.size, par.size))
+    fh.write(row.astype("<i4").tobytes() + b"\0" * (-4 * row.size % 8))
+    fh.write(off.astype("<i8").tobytes())
+    fh.write(par.astype("<i8").tobytes())
+
+
+def _read_lineage(path: pathlib.Path) -> _Part:
+    """Memory-map a lineage file (raises OSError/ValueError when missing or malformed)."""
+    with open(path, "rb") as fh:
+        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    magic, lo, n_row, n_off, n_par = _LINEAGE.unpack_from(mm)
+    at = _LINEAGE.size + 4 * n_row + (-4 * n_row % 8)
+    if magic != _MAGIC or len(mm) != at + 8 * (n_off + n_par):
+        raise ValueError(f"{path}: not a lineage index")
+    row = np.frombuffer(mm, "<i4", n_row, _LINEAGE.size)
+    off = np.frombuffer(mm, "<i8", n_off, at)
+    par = np.frombuffer(mm, "<i8", n_par, at + 8 * n_off)
+    return _Part(lo, row, off, par)
+
+
 def write_part_index(root: pathlib.Path, stem: str, table: pa.Table) -> None:
     """Write the lineage arrays and best rows of one part (derived data: no fsync)."""
     arrays = _part_arrays(table)
     index = root / "index"
     try:
         index.mkdir(exist_ok=True)
-        for name in ("row", "off", "par") if arrays is not None else ():
-            _replace(index, f"{stem}.{name}.npy", lambda fh, a=arrays[name]: np.save(fh, a))
+        if arrays is not None:
+            _replace(index, f"{stem}.lineage", lambda fh: _write_lineage(fh, arrays))
         top = _top_rows(table, TOP_ROWS)
         _replace(index, f"{stem}.top.arrow", lambda fh: _write_ipc(fh, top))
     except OSError:
@@ -113,17 +144,17 @@ def _part_arrays(table: pa.Table) -> dict[str, np.ndarray] | None:
 
 
 class _Part:
-    __slots__ = ("lo", "row", "off", "par")
+    __slots__ = ("lo", "n", "row", "off", "par")
 
     def __init__(self, lo: int, row: np.ndarray, off: np.ndarray, par: np.ndarray):
-        # plain views of the memory maps: np.memmap's slicing costs microseconds per step
-        self.lo, self.row, self.off, self.par = lo, *map(np.asarray, (row, off, par))
+        self.lo, self.n, self.row, self.off, self.par = lo, int(row.size), row, off, par
 
-    def parents(self, i: int) -> np.ndarray | None:
+    def parents(self, i: int) -> list[int] | None:
         k = i - self.lo
-        if k < 0 or k >= self.row.size or self.row[k] < 0:
+        if k < 0 or k >= self.n or self.row[k] < 0:
             return None
-        return self.par[self.off[k] : self.off[k + 1]]
+        start, end = self.off[k : k + 2].tolist()
+        return self.par[start:end].tolist()
 
 
 class LineageIndex:
@@ -143,7 +174,7 @@ class LineageIndex:
         self._hi = np.array([p["max_id"] for p in self._meta], np.int64)
         # parts in id order with disjoint ranges (every run the engine writes): bisect
         self._sorted = bool(np.all(self._lo[1:] > self._hi[:-1]))
-        self._lo_list = self._lo.tolist()
+        self._lo_list, self._hi_list = self._lo.tolist(), self._hi.tolist()
         self._loaded: dict[int, _Part | dict[int, np.ndarray]] = {}
         tail = store.tail_table(["id", "parent_ids"])
         self._tail = dict(zip(tail["id"].to_pylist(), tail["parent_ids"].to_pylist()))
@@ -158,13 +189,9 @@ class LineageIndex:
         if got is not None:
             return got
         stem = pathlib.Path(self._meta[k]["file"]).name.split(".")[0]
-        index = self.store.path / "index"
         try:
-            arrays = {
-                n: np.load(index / f"{stem}.{n}.npy", mmap_mode="r") for n in ("row", "off", "par")
-            }
-            got = _Part(int(self._meta[k]["min_id"]), arrays["row"], arrays["off"], arrays["par"])
-        except (OSError, ValueError):
+            got = _read_lineage(self.store.path / "index" / f"{stem}.lineage")
+        except (OSError, ValueError, struct.error):
             table = self.store.read_part(self._meta[k], ["id", "parent_ids"])
             built = _part_arrays(table)
             if built is not None:
@@ -179,25 +206,33 @@ class LineageIndex:
         self._loaded[k] = got
         return got
 
-    def _lookup(self, individual_id: int) -> np.ndarray | None:
+    def _lookup(self, individual_id: int) -> list[int] | None:
         if individual_id in self._tail:
-            return np.asarray(self._tail[individual_id] or (), np.int64)
+            return list(self._tail[individual_id] or ())
         if self._sorted:
             k = bisect.bisect_right(self._lo_list, individual_id) - 1
-            candidates: Any = [k] if k >= 0 and individual_id <= self._hi[k] else []
+            candidates: Any = [k] if k >= 0 and individual_id <= self._hi_list[k] else []
         else:
             candidates = np.flatnonzero((self._lo <= individual_id) & (self._hi >= individual_id))
         for k in candidates:
-            part = self._part(int(k))
-            got = part.get(individual_id) if isinstance(part, dict) else part.parents(individual_id)
-            if got is not None:
-                return np.asarray(got)
+            part = self._loaded.get(k) or self._part(int(k))
+            if isinstance(part, dict):
+                got = part.get(individual_id)
+                if got is not None:
+                    return got.tolist()
+            else:
+                listed = part.parents(individual_id)
+                if listed is not None:
+                    return listed
         return None
 
     def __contains__(self, individual_id: int) -> bool:
         return self._lookup(int(individual_id)) is not None
 
     def parents_of(self, individual_id: int) -> np.ndarray:
+        return np.asarray(self._parent_list(individual_id), np.int64)
+
+    def _parent_list(self, individual_id: int) -> list[int]:
         got = self._lookup(int(individual_id))
         if got is None:
             raise KeyError(f"no individual with id {individual_id}")
@@ -244,11 +279,11 @@ class LineageIndex:
         Raises:
             KeyError: if the id is not in the run.
         """
-        return self._walk(individual_id, depth, self.parents_of)
+        return self._walk(individual_id, depth, self._parent_list)
 
     def descendants(self, individual_id: int, depth: int | None = None) -> dict[int, int]:
         """Descendants mapped to their distance (1 = child)."""
-        return self._walk(individual_id, depth, self.children_of)
+        return self._walk(individual_id, depth, lambda i: self.children_of(i).tolist())
 
     def _walk(self, start: int, depth: int | None, step: Any) -> dict[int, int]:
         if start not in self:
@@ -261,7 +296,7 @@ class LineageIndex:
             nxt = []
             for node in frontier:
                 try:
-                    others = step(node).tolist()
+                    others = step(node)
                 except KeyError:  # a parent that was never committed (e.g. quarantined)
                     continue
                 for other in others:

@@ -9,7 +9,7 @@
       log/seg-NNNNNN.arrows    Arrow IPC stream: one checksummed record batch per commit
       individuals/part-NNNNNN.parquet   immutable zstd Parquet, compacted from the log
       NAME/part-NNNNNN.parquet extra tables (archive events, QD metrics), compacted likewise
-      index/part-NNNNNN.*.npy  lineage of each part as arrays indexed by id (memory-mapped)
+      index/part-NNNNNN.*      lineage arrays indexed by id (memory-mapped), best rows
       run.lock                 held by the one process writing the run
 
 A commit is ONE append to the live log segment (rows + encoded state + extra tables in one

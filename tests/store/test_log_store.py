@@ -190,7 +190,7 @@ def test_ancestry_walks_the_per_part_arrays_and_the_log_tail(tmp_path):
     index = LineageIndex(store)
     assert index.ancestors(43) == {33: 1, 23: 2, 13: 3, 3: 4}
     assert index.descendants(3) == {13: 1, 23: 2, 33: 3, 43: 4}
-    assert (tmp_path / "run" / "index" / "part-000001.par.npy").exists()
+    assert (tmp_path / "run" / "index" / "part-000001.lineage").exists()
     store.close()
 
 
