@@ -315,6 +315,8 @@ class Batch:
         else:
             genome = [json.dumps(g.to_json(), sort_keys=True) for g in self.genomes]
             kind = [g.kind for g in self.genomes]
+            # the genome's own fingerprint (what dedup compares against after a resume)
+            fingerprints = [bytes.fromhex(g.fingerprint()[:32]) for g in self.genomes]
         if not results.status.any():
             status: Any = pa.repeat("ok", n)
         else:
@@ -332,6 +334,8 @@ class Batch:
             "score": results.score,
             "eval_seconds": results.eval_seconds,
         }
+        if not self.is_vector:
+            cols["fingerprint"] = fingerprints
         params = self.operator_params
         if isinstance(params, dict):  # one dict for every row
             cols["operator_params"] = pa.repeat(json.dumps(params, sort_keys=True), n)

@@ -1,6 +1,7 @@
-"""The run store: Parquet parts, manifest, checkpoints, and queries over them."""
+"""The run store: a checksummed commit log, Parquet parts, a manifest, and queries over them."""
 
 from evosearch.store.queries import LineageIndex, best_id, lineage_graph, top_k
+from evosearch.store.reading import RunReader
 from evosearch.store.runstore import FORMAT, RunStore, StoreError
 from evosearch.store.schema import SCHEMA, TIMING_COLUMNS, from_table, to_table
 
@@ -9,6 +10,7 @@ __all__ = [
     "SCHEMA",
     "TIMING_COLUMNS",
     "LineageIndex",
+    "RunReader",
     "RunStore",
     "StoreError",
     "best_id",

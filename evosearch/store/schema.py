@@ -2,13 +2,13 @@
 
 The ``genome`` column is ``fixed_size_list<float64>[D]`` when the run's facts say the genome
 is a vector of dimension D (bounds are stored once, in the facts), else the JSON of the
-genome's ``to_json()``. ``fingerprint`` is 16 bytes: the first half of the genome's sha256.
+genome's ``to_json()``. ``fingerprint`` is the first 16 bytes of ``genome.fingerprint()`` (for
+vectors ``row_fingerprints``, computed for the whole column at once), in every write path.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -71,7 +71,7 @@ def row_schema(facts: Mapping[str, Any] | None = None) -> pa.Schema:
 
 
 def fingerprint16(hex_or_bytes: str | bytes) -> bytes:
-    """A genome fingerprint as the 16 bytes stored (from a sha256 hex string or digest)."""
+    """A genome fingerprint as the 16 bytes stored (from its hex string or a digest)."""
     if isinstance(hex_or_bytes, str):
         return bytes.fromhex(hex_or_bytes[:32])
     return bytes(hex_or_bytes[:16])
@@ -190,7 +190,10 @@ def columns_to_table(
             kinds = _pylist(columns["genome_kind"])
             texts = _pylist(genome)
             out["fingerprint"] = pa.array(
-                [hashlib.sha256(f"{k}\0{t}".encode()).digest()[:16] for k, t in zip(kinds, texts)],
+                [
+                    fingerprint16(genome_from_json(k, json.loads(t)).fingerprint())
+                    for k, t in zip(kinds, texts)
+                ],
                 pa.binary(16),
             )
     for key, value in columns.items():

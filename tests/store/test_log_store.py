@@ -54,6 +54,36 @@ def ids(path) -> list[int]:
 # ---------------------------------------------------------------- commits and reads
 
 
+def test_every_write_path_stores_the_first_16_bytes_of_the_genomes_own_fingerprint(tmp_path):
+    from evosearch.batch import Batch
+    from evosearch.genomes import TextGenome
+
+    values = np.random.default_rng(3).normal(size=(3, D))
+    store = fill(tmp_path / "vec", 0)
+    store.commit({"id": [0, 1, 2], "genome": values, "score": [1.0, 2.0, 3.0]}, {}, generation=0)
+    stored = [fp.hex() for fp in store.table(["fingerprint"])["fingerprint"].to_pylist()]
+    assert stored == [VectorGenome(v).fingerprint() for v in values]
+    store.close()
+
+    texts = [TextGenome("alpha"), TextGenome("beta"), TextGenome("gamma")]
+    store = RunStore.create(tmp_path / "text", "name: t\n")
+    store.commit(  # columns without a fingerprint
+        {"id": [0], "genome": [json.dumps(texts[0].to_json())], "genome_kind": ["text"]},
+        {},
+        generation=0,
+    )
+    store.commit(  # individuals
+        [Individual(id=1, genome=texts[1], result=FitnessResult(score=1.0))], {}, generation=1
+    )
+    batch, results = Batch.from_individuals(
+        [Individual(id=2, genome=texts[2], result=FitnessResult(score=2.0))]
+    )
+    store.commit(batch.columns(results), {}, generation=2)  # the engine's batch path
+    stored = [fp.hex() for fp in store.table(["fingerprint"])["fingerprint"].to_pylist()]
+    assert stored == [t.fingerprint()[:32] for t in texts]
+    store.close()
+
+
 def test_a_vector_run_stores_genomes_as_fixed_size_lists_and_bounds_once(tmp_path):
     store = fill(tmp_path / "run", 3)
     store.close()
