@@ -4,7 +4,7 @@ Every method gets the same budget (generations × popsize evaluations) on the sa
 (function × dimension × instance). The reported figure is the final best precision
 ``f_best - f_opt`` normalised by the median precision of 1,000 uniform random points in the
 box (0 = optimum, 1 ≈ a random guess), so functions with different scales can be compared.
-EvoLLM uses the LLM named by ``--llm`` (default ``evollm-tiny``: the model trained on
+EvoLLM uses the LLM named by ``--llm`` (default ``evollm_tiny``: the model trained on
 multi-teacher targets on BBOB instances 11–13, disjoint from the instances evaluated here);
 ``--llm-params '{"path": ...}'`` passes backend options (a ``transformers`` checkpoint, an
 OpenAI-compatible server). The EvoLLM levers (``--top-k``, ``--order``, ``--temperature``,
@@ -94,7 +94,7 @@ def main() -> None:
     ap.add_argument("--instances", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--generations", type=int, default=20)
     ap.add_argument("--popsize", type=int, default=10)
-    ap.add_argument("--llm", default="evollm-tiny")
+    ap.add_argument("--llm", default="evollm_tiny")
     ap.add_argument("--llm-params", type=json.loads, default={}, help="backend params (JSON)")
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     ap.add_argument("--teacher-row", action="store_true")

@@ -6,6 +6,11 @@ it. Each value is ``"module:attribute"``: the module registers the plugin with i
 decorator when imported, which is when the registration checks run.
 ``tests/test_registry_lazy.py`` imports every module of the package and asserts this table
 equals what the modules register, so it cannot drift.
+
+Names follow one scheme (docs/plugins.md, "Plugin names"): lowercase snake_case words,
+optionally behind one group and a dot (``vector.gaussian``, ``dgm.self_improve``), and no
+name is used by two families. ``ALIASES`` keeps the names of the previous version working
+for one version, with a ``ConfigDeprecationWarning`` naming the new name.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "weights.pool": "evosearch.operators.merge:PoolModels",
     },
     "llm": {
-        "evollm-tiny": "evosearch.models.evollm_lm:EvoLLMTinyBackend",
+        "evollm_tiny": "evosearch.models.evollm_lm:EvoLLMTinyBackend",
         "openai": "evosearch.llm.openai_backend:OpenAIBackend",
         "scripted": "evosearch.llm.scripted:ScriptedBackend",
         "transformers": "evosearch.llm.transformers_backend:TransformersBackend",
@@ -82,8 +87,8 @@ BUILTINS: dict[str, dict[str, str]] = {
     },
     "selector": {
         "best": "evosearch.operators.selection:Best",
-        "dgm": "evosearch.archives.dgm:DGMSelector",
-        "novelty": "evosearch.archives.novelty:NoveltySelector",
+        "dgm.score_child_prop": "evosearch.archives.dgm:DGMSelector",
+        "novelty_tournament": "evosearch.archives.novelty:NoveltySelector",
         "roulette": "evosearch.operators.selection:Roulette",
         "tournament": "evosearch.operators.selection:Tournament",
         "truncation": "evosearch.operators.selection:Truncation",
@@ -95,7 +100,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "deep_ga": "evosearch.strategies.deep_ga:DeepGA",
         "evollm": "evosearch.strategies.evollm:EvoLLM",
         "ga": "evosearch.strategies.ga:GeneticAlgorithm",
-        "genome": "evosearch.strategies.genome_pso:GenomeStrategy",
+        "genome_merge": "evosearch.strategies.genome_merge:GenomeMergeStrategy",
         "hill_climb": "evosearch.strategies.simple:HillClimb",
         "map_elites": "evosearch.strategies.map_elites:MapElites",
         "merge_cmaes": "evosearch.strategies.merge_cmaes:MergeCMAES",
@@ -103,4 +108,11 @@ BUILTINS: dict[str, dict[str, str]] = {
         "random_search": "evosearch.strategies.simple:RandomSearch",
         "snes": "evosearch.strategies.evotorch:SNES",
     },
+}
+
+# Deprecated names (family -> old -> new): they resolve, with a warning, for one version.
+ALIASES: dict[str, dict[str, str]] = {
+    "llm": {"evollm-tiny": "evollm_tiny"},
+    "selector": {"dgm": "dgm.score_child_prop", "novelty": "novelty_tournament"},
+    "strategy": {"genome": "genome_merge"},
 }

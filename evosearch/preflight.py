@@ -9,7 +9,7 @@ generation 0 with a half-written run directory. ``check_backends`` walks the con
   (``AutoConfig``, no weights read);
 - ``openai``: the server answers ``GET <base_url>/models`` within a few seconds.
 
-Other backends (in-process ones such as ``evollm-tiny``) need nothing outside the process.
+Other backends (in-process ones such as ``evollm_tiny``) need nothing outside the process.
 """
 
 from __future__ import annotations

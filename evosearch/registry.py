@@ -16,12 +16,11 @@ import contextlib
 import dataclasses
 import importlib
 import importlib.metadata
-import inspect
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
-from evosearch.builtin_plugins import BUILTINS
+from evosearch.builtin_plugins import ALIASES, BUILTINS
 from evosearch.plugin_checks import (
     _check_callable_params,
     _check_class,
@@ -29,25 +28,14 @@ from evosearch.plugin_checks import (
     _check_operator,
     _derives,
 )
+from evosearch.plugin_params import POPULATION_SIZE as POPULATION_SIZE  # re-exported
+from evosearch.plugin_params import ConfigDeprecationWarning as ConfigDeprecationWarning
+from evosearch.plugin_params import RegistryError as RegistryError
+from evosearch.plugin_params import accepted_params as accepted_params
+from evosearch.plugin_params import deprecated as deprecated
+from evosearch.plugin_params import instantiate as instantiate
 
 T = TypeVar("T")
-
-
-class RegistryError(ValueError):
-    """A name that cannot be resolved, or a plugin that does not fit its family."""
-
-
-class ConfigDeprecationWarning(FutureWarning):
-    """A config spelling that still works but will be removed (shown to users by default)."""
-
-
-def deprecated(message: str) -> None:
-    """Warn about a deprecated config spelling, on one line (no source line under it)."""
-    warnings.warn_explicit(message, ConfigDeprecationWarning, "evosearch", 0)
-
-
-# Spellings of the population size across plugins; the first is the one to write.
-POPULATION_SIZE = ("population_size", "batch_size", "popsize")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +76,12 @@ class Registry(Generic[T]):
         check: Called as ``check(name, obj, meta)`` at registration; raises ``TypeError``
             when the object does not fit the family's protocol.
         builtins: Built-in names and the ``module:attribute`` that registers each.
+        aliases: Old names (deprecated) and the name each now has; looking one up works and
+            warns with ``ConfigDeprecationWarning`` naming the new name.
+
+    The registry object owns all its state: the entries its decorator registered. The
+    installed entry points are read on each lookup that needs them, never cached for the
+    process, so a plugin package installed after import is found.
     """
 
     def __init__(
@@ -95,13 +89,14 @@ class Registry(Generic[T]):
         family: str,
         check: Callable[[str, Any, dict], None] | None = None,
         builtins: Mapping[str, str] | None = None,
+        aliases: Mapping[str, str] | None = None,
     ):
         self.family = family
         self.group = f"evosearch.{family}"
         self._check = check
         self._builtins: dict[str, str] = dict(builtins or {})
+        self._aliases: dict[str, str] = dict(aliases or {})
         self._entries: dict[str, Entry[T]] = {}
-        self._entry_points: dict[str, importlib.metadata.EntryPoint] | None = None
 
     def register(self, name: str, **meta: Any) -> Callable[[T], T]:
         """Decorator registering ``obj`` under ``name``.
@@ -152,6 +147,13 @@ class Registry(Generic[T]):
             return self._entries[name]
         if name in self._builtins:
             return self._load_builtin(name)
+        if name in self._aliases:
+            new = self._aliases[name]
+            deprecated(
+                f"{self.family} {name!r} is a deprecated name: write {new!r} "
+                f"(the old name goes in the next version)"
+            )
+            return self.get(new)
         if ":" not in name:
             ep = self._entry_point_table().get(name)
             if ep is not None:
@@ -179,8 +181,15 @@ class Registry(Generic[T]):
         return Entry(self.family, name, obj, meta, "reference")
 
     def names(self) -> list[str]:
-        """Every known name (built-in, entry point, registered), importing nothing."""
+        """Every known name (built-in, entry point, registered), importing nothing.
+
+        Deprecated aliases are not listed (``aliases()`` has them).
+        """
         return sorted(set(self._builtins) | set(self._entries) | set(self._entry_point_table()))
+
+    def aliases(self) -> dict[str, str]:
+        """Deprecated names mapped to the names that replace them."""
+        return dict(self._aliases)
 
     def builtin_target(self, name: str) -> str | None:
         """The ``module:attribute`` of a built-in plugin, or None."""
@@ -209,6 +218,7 @@ class Registry(Generic[T]):
             return (
                 name in self._entries
                 or name in self._builtins
+                or name in self._aliases
                 or (name in self._entry_point_table())
             )
         try:
@@ -239,10 +249,9 @@ class Registry(Generic[T]):
         return entry
 
     def _entry_point_table(self) -> dict[str, importlib.metadata.EntryPoint]:
-        if self._entry_points is None:
-            eps = importlib.metadata.entry_points(group=self.group)
-            self._entry_points = {ep.name: ep for ep in eps if ep.name not in self._builtins}
-        return self._entry_points
+        """The installed entry points of the family, read now (built-in names win)."""
+        eps = importlib.metadata.entry_points(group=self.group)
+        return {ep.name: ep for ep in eps if ep.name not in self._builtins}
 
     def _load_entry_point(self, ep: importlib.metadata.EntryPoint) -> Entry[T]:
         obj = ep.load()
@@ -274,78 +283,6 @@ def resolve_reference(ref: str) -> Any:
     return obj
 
 
-def instantiate(
-    cls: Any, params: dict[str, Any], *, key: str, what: str, population: bool = False
-) -> Any:
-    """Build ``cls(**params)`` turning validation failures into errors with the key path.
-
-    With ``population=True`` (strategies), ``population_size`` is passed under whichever
-    spelling ``cls`` takes (``population_size``, ``batch_size`` or ``popsize``); the other two
-    are accepted from a config as deprecated spellings.
-
-    Raises:
-        RegistryError: naming ``key`` and the accepted parameters.
-    """
-    import pydantic
-
-    if not isinstance(params, dict):
-        raise RegistryError(f"{key}: must be a mapping of parameters, got {type(params).__name__}")
-    params, renamed = _population_size(cls, params, key) if population else (params, {})
-    try:
-        return cls(**params)
-    except pydantic.ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = (
-                ".".join(
-                    str(p)
-                    for p in (renamed.get(str(err["loc"][0]), err["loc"][0]), *err["loc"][1:])
-                )
-                if err["loc"]
-                else ""
-            )
-            problems.append(f"{key}.{loc}: {err['msg']}" if loc else f"{key}: {err['msg']}")
-        accepted = ", ".join(accepted_params(cls)) or "none"
-        raise RegistryError(
-            f"invalid parameters for {what}: {'; '.join(problems)} (accepted: {accepted})"
-        ) from None
-    except TypeError as exc:
-        accepted = ", ".join(accepted_params(cls)) or "none"
-        raise RegistryError(f"{key}: {what}: {exc} (accepted: {accepted})") from None
-
-
-def _population_size(
-    cls: Any, params: dict[str, Any], key: str
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """Map the population size to the spelling ``cls`` takes; returns (params, renames)."""
-    given = [k for k in POPULATION_SIZE if k in params]
-    if not given:
-        return params, {}
-    if len(given) > 1:
-        raise RegistryError(
-            f"{key}: give the population size once, as population_size, not {given}"
-        )
-    accepted = accepted_params(cls)
-    target = next((k for k in POPULATION_SIZE if k in accepted), None)
-    spelt = given[0]
-    if target is None:
-        return params, {}
-    if spelt != "population_size":
-        deprecated(f"{key}.{spelt} is deprecated: write {key}.population_size")
-    if spelt == target:
-        return params, {}
-    params = {(target if k == spelt else k): v for k, v in params.items()}
-    return params, {target: spelt}
-
-
-def accepted_params(cls: Any) -> list[str]:
-    try:
-        sig = inspect.signature(cls)
-    except (TypeError, ValueError):
-        return []
-    return [p for p in sig.parameters if p not in ("self", "args", "kwargs")]
-
-
 def _qualname(obj: Any) -> str:
     return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
 
@@ -354,40 +291,33 @@ def _reference(obj: Any) -> str:
     return f"{getattr(obj, '__module__', '?')}:{getattr(obj, '__qualname__', repr(obj))}"
 
 
-operators: Registry[Any] = Registry(
-    "operator", _derives("evosearch.operators.base:Operator", _check_operator), BUILTINS["operator"]
-)
-selectors: Registry[Any] = Registry(
+def _family(family: str, check: Callable[[str, Any, dict], None]) -> Registry[Any]:
+    """The registry of a family, with its built-in names and deprecated aliases."""
+    return Registry(family, check, BUILTINS[family], ALIASES.get(family))
+
+
+operators = _family("operator", _derives("evosearch.operators.base:Operator", _check_operator))
+selectors = _family(
     "selector",
     _derives(
         "evosearch.operators.base:Selector", _check_callable_params(("individuals", "n", "rng"))
     ),
-    BUILTINS["selector"],
 )
-initializers: Registry[Any] = Registry(
+initializers = _family(
     "initializer",
     _derives("evosearch.operators.base:Initializer", _check_callable_params(("n", "rng"))),
-    BUILTINS["initializer"],
 )
-fitnesses: Registry[Any] = Registry("fitness", _check_fitness, BUILTINS["fitness"])
-archives: Registry[Any] = Registry(
-    "archive",
-    _derives("evosearch.archives.base:Archive", _check_class("add", "members")),
-    BUILTINS["archive"],
+fitnesses = _family("fitness", _check_fitness)
+archives = _family(
+    "archive", _derives("evosearch.archives.base:Archive", _check_class("add", "members"))
 )
-strategies: Registry[Any] = Registry(
-    "strategy",
-    _derives("evosearch.strategies.base:Strategy", _check_class("ask", "tell")),
-    BUILTINS["strategy"],
+strategies = _family(
+    "strategy", _derives("evosearch.strategies.base:Strategy", _check_class("ask", "tell"))
 )
-executors: Registry[Any] = Registry(
-    "executor",
-    _derives("evosearch.executors.base:Executor", _check_class("evaluate")),
-    BUILTINS["executor"],
+executors = _family(
+    "executor", _derives("evosearch.executors.base:Executor", _check_class("evaluate"))
 )
-llms: Registry[Any] = Registry(
-    "llm", _derives("evosearch.llm.base:LLMBackend", _check_class("generate")), BUILTINS["llm"]
-)
+llms = _family("llm", _derives("evosearch.llm.base:LLMBackend", _check_class("generate")))
 
 REGISTRIES: dict[str, Registry[Any]] = {
     r.family: r

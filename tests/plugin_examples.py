@@ -59,7 +59,7 @@ EXERCISED_ELSEWHERE: dict[str, dict[str, str]] = {
     "strategy": {
         "evollm": "tests/strategies/test_evollm.py",
         "deep_ga": "tests/strategies/test_deep_ga.py (seed-chain genomes, CartPole)",
-        "genome": "tests/models/test_weight_search.py (needs a model pool)",
+        "genome_merge": "tests/models/test_weight_search.py (needs a model pool)",
         "merge_cmaes": "tests/models/test_weight_search.py (needs a model pool)",
     },
     "operator": {
@@ -88,7 +88,10 @@ EXERCISED_ELSEWHERE: dict[str, dict[str, str]] = {
         "llm.prompt_mutate": "tests/test_llm_operators.py",
         "llm.rewrite": "tests/test_llm_operators.py",
     },
-    "selector": {"dgm": "DGM selection tests", "novelty": "novelty selection tests"},
+    "selector": {
+        "dgm.score_child_prop": "DGM selection tests",
+        "novelty_tournament": "novelty selection tests",
+    },
     "initializer": {
         "code.from_dir": "code evolution tests",
         "dgm.initial_agent": "DGM scenario tests",
@@ -104,7 +107,7 @@ EXERCISED_ELSEWHERE: dict[str, dict[str, str]] = {
     },
     "executor": {"ray": "Ray executor tests (starts a local Ray)"},
     "llm": {
-        "evollm-tiny": "EvoLLM tests (trains/loads a tiny model)",
+        "evollm_tiny": "EvoLLM tests (trains/loads a tiny model)",
         "openai": "HTTP backend tests",
         "transformers": "transformers backend tests",
     },

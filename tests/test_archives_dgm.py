@@ -59,7 +59,7 @@ def test_archive_strategy_passes_told_child_counts_to_the_dgm_selector():
         {
             "batch_size": 4,
             "init": {"ref": "vector.uniform", "params": {"dimension": 2}},
-            "selector": {"ref": "dgm"},
+            "selector": {"ref": "dgm.score_child_prop"},
             "operators": [{"ref": "vector.gaussian"}],
             "archive": {"ref": "dgm", "params": {"mode": "keep_better", "leeway": 0.0}},
         }

@@ -154,7 +154,7 @@ def dgm_config(respond: str, generations: int = 1, **fitness_extra) -> dict:
                 "population_size": 1,
                 "init": {"ref": "dgm.initial_agent"},
                 "init_size": 1,
-                "selector": {"ref": "dgm"},
+                "selector": {"ref": "dgm.score_child_prop"},
                 "operators": [{"ref": "dgm.self_improve",
                                "params": {"llm": llm, "limits": {"timeout": 60}}}],
                 "archive": {"ref": "dgm", "params": {"mode": "keep_all"}},

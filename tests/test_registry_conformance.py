@@ -113,7 +113,8 @@ def test_selector_protocol(name):
     assert not any(math.isnan(p.score) for p in picked), "failed individuals are never picked"
     assert [p.id for p in sel(pool, 20, np.random.default_rng(2))] == [p.id for p in picked]
     all_failed = [i for i in pool if math.isnan(i.score)]
-    assert len(sel(all_failed, 3, np.random.default_rng(0))) == 3
+    with pytest.raises(ValueError, match="no individual with a valid score"):
+        sel(all_failed, 3, np.random.default_rng(0))
 
 
 @pytest.mark.parametrize("name", here(registry.initializers))

@@ -86,7 +86,7 @@ def dgm_probabilities(scores: Sequence[float], children: Sequence[int]) -> np.nd
     return w / w.sum()
 
 
-@registry.selectors.register("dgm")
+@registry.selectors.register("dgm.score_child_prop")
 @dataclass(config=PARAMS)
 class DGMSelector(Selector):
     """Parents drawn with replacement by the DGM rule (``dgm_probabilities``).

@@ -95,7 +95,7 @@ class NoveltyArchive(ListMembers, EventLog, Archive):
         return statuses
 
 
-@registry.selectors.register("novelty")
+@registry.selectors.register("novelty_tournament")
 @dataclass(config=PARAMS)
 class NoveltySelector(Selector):
     """Tournament of size ``tournament`` on k-NN novelty within the pool.

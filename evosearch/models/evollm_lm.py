@@ -9,7 +9,7 @@ extrapolated step), scored on the training function (``evollm_targets``). ``teac
 is the earlier recipe: the best solution of evotorch's CMA-ES's next generation. Then train a
 small causal LM (byte-level, digits are single tokens) on those pairs, on CPU, cached on disk.
 
-``python -m evosearch.models.evollm_lm build`` builds it; the ``evollm-tiny`` LLM backend
+``python -m evosearch.models.evollm_lm build`` builds it; the ``evollm_tiny`` LLM backend
 builds it on first use and answers with it.
 """
 
@@ -313,9 +313,9 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
-@registry.llms.register("evollm-tiny")
+@registry.llms.register("evollm_tiny")
 class EvoLLMTinyBackend(LLMBackend):
-    """LLM backend ``evollm-tiny``: the teacher-trained model, answered by ``transformers``.
+    """LLM backend ``evollm_tiny``: the teacher-trained model, answered by ``transformers``.
 
     Builds (trains) the model on first use if it is not cached, then delegates generation to
     the ``transformers`` backend on that checkpoint directory.

@@ -1,7 +1,8 @@
 """Parent-selection rules. Each is a named, tested callable ``(individuals, n, rng)``.
 
-Individuals without a valid score (failed, timed out, invalid) are never selected while any
-valid one exists. All rules maximise the score.
+Individuals without a valid score (failed, timed out, invalid) are never selected: a rule
+given no valid individual raises ``ValueError`` (``ArchiveStrategy`` initialises new
+individuals instead of selecting from such a pool). All rules maximise the score.
 """
 
 from __future__ import annotations
@@ -27,11 +28,21 @@ class ValidPool(list):
 
 
 def valid_only(individuals: Sequence[Individual]) -> list[Individual]:
-    """Individuals with a finite score; all of them when none has one."""
+    """Individuals with a valid (non-NaN) score; an empty list when none has one."""
     if isinstance(individuals, ValidPool):
         return individuals
-    valid = [i for i in individuals if not math.isnan(i.score)]
-    return valid or list(individuals)
+    return [i for i in individuals if not math.isnan(i.score)]
+
+
+def _pool(individuals: Sequence[Individual], rule: str) -> list[Individual]:
+    """``valid_only``, raising when nothing is left to select from."""
+    pool = valid_only(individuals)
+    if not pool:
+        raise ValueError(
+            f"{rule} selection: no individual with a valid score among {len(individuals)} "
+            f"candidates (failed, timed out or invalid ones are never selected)"
+        )
+    return pool
 
 
 def _scores(individuals: Sequence[Individual]) -> np.ndarray:
@@ -46,7 +57,7 @@ class Tournament(Selector):
     k: int = Field(default=3, ge=1)
 
     def __call__(self, individuals: Sequence[Individual], n: int, rng: np.random.Generator):
-        pool = valid_only(individuals)
+        pool = _pool(individuals, "tournament")
         scores = np.nan_to_num(_scores(pool), nan=-np.inf)
         picks = rng.integers(0, len(pool), size=(n, self.k))
         winners = picks[np.arange(n), np.argmax(scores[picks], axis=1)]
@@ -61,7 +72,7 @@ class Truncation(Selector):
     fraction: float = Field(default=0.5, gt=0, le=1)
 
     def __call__(self, individuals: Sequence[Individual], n: int, rng: np.random.Generator):
-        pool = sorted(valid_only(individuals), key=lambda i: (-_key(i), i.id))
+        pool = sorted(_pool(individuals, "truncation"), key=lambda i: (-_key(i), i.id))
         top = pool[: max(1, int(round(len(pool) * self.fraction)))]
         return [top[i] for i in rng.integers(0, len(top), size=n)]
 
@@ -72,7 +83,7 @@ class Best(Selector):
     """The ``n`` best, best first (repeating from the top when ``n`` exceeds the pool)."""
 
     def __call__(self, individuals: Sequence[Individual], n: int, rng: np.random.Generator):
-        pool = sorted(valid_only(individuals), key=lambda i: (-_key(i), i.id))
+        pool = sorted(_pool(individuals, "best"), key=lambda i: (-_key(i), i.id))
         return [pool[i % len(pool)] for i in range(n)]
 
 
@@ -84,7 +95,7 @@ class Roulette(Selector):
     floor: float = Field(default=1e-9, ge=0)
 
     def __call__(self, individuals: Sequence[Individual], n: int, rng: np.random.Generator):
-        pool = valid_only(individuals)
+        pool = _pool(individuals, "roulette")
         s = np.nan_to_num(_scores(pool), nan=-np.inf)
         finite = np.isfinite(s)
         w = np.where(finite, s - (s[finite].min() if finite.any() else 0.0) + self.floor, 0.0)
@@ -99,7 +110,7 @@ class Uniform(Selector):
     """Uniform over the valid pool (uniform-from-archive, as in MAP-Elites)."""
 
     def __call__(self, individuals: Sequence[Individual], n: int, rng: np.random.Generator):
-        pool = valid_only(individuals)
+        pool = _pool(individuals, "uniform")
         return [pool[i] for i in rng.integers(0, len(pool), size=n)]
 
 

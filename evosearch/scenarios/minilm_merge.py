@@ -88,7 +88,7 @@ def genome_config(
         "budget": {"generations": generations},
         "fitness": _fitness(pool, n),
         "strategy": {
-            "name": "genome",
+            "ref": "genome_merge",
             "params": {
                 "pool": pool,
                 "models": list(EXPERTS),

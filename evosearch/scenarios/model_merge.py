@@ -93,7 +93,7 @@ def genome_config(
             "timeout": 900,
         },
         "strategy": {
-            "ref": "genome",
+            "ref": "genome_merge",
             "params": {"pool": pool, "models": list(models), "population_size": population_size},
         },
     }

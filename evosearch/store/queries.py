@@ -273,19 +273,25 @@ class LineageIndex:
         lo, hi = np.searchsorted(keys, individual_id), np.searchsorted(keys, individual_id, "right")
         return kids_sorted[lo:hi]
 
-    def ancestors(self, individual_id: int, depth: int | None = None) -> dict[int, int]:
-        """Ancestors of an individual mapped to their distance (1 = parent).
+    def ancestors(
+        self, individual_id: int, depth: int | None = None, limit: int | None = None
+    ) -> dict[int, int]:
+        """Ancestors of an individual mapped to their distance (1 = parent), nearest first.
+
+        ``limit`` stops the breadth-first walk after that many ancestors.
 
         Raises:
             KeyError: if the id is not in the run.
         """
-        return self._walk(individual_id, depth, self._parent_list)
+        return self._walk(individual_id, depth, self._parent_list, limit)
 
-    def descendants(self, individual_id: int, depth: int | None = None) -> dict[int, int]:
-        """Descendants mapped to their distance (1 = child)."""
-        return self._walk(individual_id, depth, lambda i: self.children_of(i).tolist())
+    def descendants(
+        self, individual_id: int, depth: int | None = None, limit: int | None = None
+    ) -> dict[int, int]:
+        """Descendants mapped to their distance (1 = child), nearest first; see ``ancestors``."""
+        return self._walk(individual_id, depth, lambda i: self.children_of(i).tolist(), limit)
 
-    def _walk(self, start: int, depth: int | None, step: Any) -> dict[int, int]:
+    def _walk(self, start: int, depth: int | None, step: Any, limit: int | None) -> dict[int, int]:
         if start not in self:
             raise KeyError(f"no individual with id {start}")
         seen: dict[int, int] = {}
@@ -300,9 +306,12 @@ class LineageIndex:
                 except KeyError:  # a parent that was never committed (e.g. quarantined)
                     continue
                 for other in others:
-                    if other not in seen and other != start:
-                        seen[other] = d
-                        nxt.append(other)
+                    if other in seen or other == start:
+                        continue
+                    if limit is not None and len(seen) >= limit:
+                        return seen
+                    seen[other] = d
+                    nxt.append(other)
             frontier = nxt
         return seen
 

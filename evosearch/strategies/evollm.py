@@ -47,7 +47,7 @@ class EvoLLMParams(pydantic.BaseModel):
         block_size: Coordinates per LLM request (large dimensions are queried blockwise).
         sigma_init: Initial sampling σ as a fraction of the box width.
         sigma_decay: σ multiplier per generation; ``sigma_min`` is the floor (fractions).
-        llm: The backend (``transformers``, ``openai``, or ``evollm-tiny``, the model this
+        llm: The backend (``transformers``, ``openai``, or ``evollm_tiny``, the model this
             project trains on teacher trajectories).
         temperature: Sampling temperature of the LLM (0 = greedy).
         max_tokens: Generation budget per request.

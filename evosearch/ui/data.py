@@ -281,26 +281,8 @@ class RunView:
         index = self.lineage_index()
         cols = self.columns()
         limit = max(1, min(int(limit), MAX_LINEAGE_NODES))
-        step = index.parents_of if direction == "ancestors" else index.children_of
-        if individual_id not in index:
-            raise KeyError(f"no individual with id {individual_id}")
-        dist = {individual_id: 0}
-        frontier = [individual_id]
-        truncated = False
-        d = 0
-        while frontier and (depth is None or d < depth) and not truncated:
-            d += 1
-            nxt = []
-            for node in frontier:
-                for other in step(node).tolist():
-                    if other in dist:
-                        continue
-                    if len(dist) >= limit:
-                        truncated = True
-                        break
-                    dist[other] = d
-                    nxt.append(other)
-            frontier = nxt
+        walk = index.ancestors if direction == "ancestors" else index.descendants
+        dist = {individual_id: 0, **walk(individual_id, depth, limit=limit - 1)}
         ids = sorted(dist)
         rows = cols.rows_of(ids)
         nodes = []
@@ -314,6 +296,8 @@ class RunView:
                 more=any(r not in dist for r in relatives),
             )
             nodes.append(node)
+        # a node short of the depth bound with a relative left out: the limit cut the walk
+        truncated = any(n["more"] and (depth is None or n["distance"] < depth) for n in nodes)
         return {
             "root": individual_id,
             "direction": direction,

@@ -114,7 +114,7 @@ def test_genome_strategy_keeps_elites_and_offers_the_ensemble(pico_pool, tmp_pat
         "budget": {"generations": 4},
         "fitness": {"ref": "test_weight_search:closeness", "params": {"pool": _pool(pico_pool)}},
         "strategy": {
-            "ref": "genome",
+            "ref": "genome_merge",
             "params": {
                 "pool": _pool(pico_pool),
                 "models": ["m0", "m1", "m2"],
@@ -173,7 +173,7 @@ def test_bad_pool_path_fails_before_the_run(pico_pool, tmp_path):
         "name": "bad",
         "budget": {"generations": 1},
         "fitness": {"ref": "test_weight_search:closeness", "params": {"pool": pool}},
-        "strategy": {"ref": "genome", "params": {"pool": pool, "models": ["m0", "m1"]}},
+        "strategy": {"ref": "genome_merge", "params": {"pool": pool, "models": ["m0", "m1"]}},
     }
     with pytest.raises(RegistryError, match="'m1': path does not exist"):
         Engine.create(cfg, tmp_path / "run")
@@ -186,7 +186,7 @@ def test_genome_run_resumes_from_its_checkpoint(pico_pool, tmp_path):
         "budget": {"generations": 2},
         "fitness": {"ref": "test_weight_search:closeness", "params": {"pool": _pool(pico_pool)}},
         "strategy": {
-            "ref": "genome",
+            "ref": "genome_merge",
             "params": {"models": ["m0", "m1", "m2"], "population_size": 4, "sigma": 0.01},
         },
     }
@@ -206,7 +206,10 @@ def test_export_best_in_process_and_nested_recipes_skip_the_yaml(pico_pool, tmp_
         "seed": 5,
         "budget": {"generations": 2},
         "fitness": {"ref": "test_weight_search:closeness", "params": {"pool": _pool(pico_pool)}},
-        "strategy": {"ref": "genome", "params": {"models": ["m0", "m1"], "population_size": 3}},
+        "strategy": {
+            "ref": "genome_merge",
+            "params": {"models": ["m0", "m1"], "population_size": 3},
+        },
     }
     Engine.create(cfg, tmp_path / "run").run()
     assert main(["export", str(tmp_path / "run"), "best", "--to", str(tmp_path / "best")]) == 0

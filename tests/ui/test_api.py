@@ -111,6 +111,21 @@ def test_lineage_is_bounded_and_marks_nodes_with_more(api):
     assert {n["id"] for n in t["nodes"]} == {3, 6, 7, 8, 9}
 
 
+@pytest.mark.parametrize("direction", ["ancestors", "descendants"])
+@pytest.mark.parametrize(("depth", "limit"), [(None, 300), (1, 300), (None, 3), (2, 2), (0, 5)])
+def test_the_page_lineage_is_the_store_index_walk(small_run, direction, depth, limit):
+    view = RunView(str(small_run))
+    index = view.lineage_index()
+    walk = index.ancestors if direction == "ancestors" else index.descendants
+    root = 9 if direction == "ancestors" else 3
+    full = walk(root, depth)
+    cut = walk(root, depth, limit=limit - 1)
+    assert list(cut) == list(full)[: limit - 1], "the limit keeps the nearest relatives"
+    t = view.lineage(root, direction, depth, limit)
+    assert {n["id"]: n["distance"] for n in t["nodes"]} == {root: 0, **cut}
+    assert t["truncated"] == (len(full) > limit - 1)
+
+
 def test_individual_detail_has_genome_feedback_and_a_diff_to_its_parent(api):
     _, d = api.json("/api/individual/12")
     assert d["operator"] == "llm.rewrite" and d["parent_ids"] == [11] and d["children"] == [13]

@@ -221,14 +221,7 @@
     row("cost", `${d.tokens_in} in / ${d.tokens_out} out tokens, $${fmt(d.cost_usd)}`);
     row("genome", `${d.genome_kind} · fingerprint ${String(d.fingerprint).slice(0, 12)}`);
     box.appendChild(dl);
-    if (d.error) { box.appendChild(el("h3", {}, "error")); box.appendChild(el("pre", { class: "error" }, d.error)); }
-    if (d.feedback) { box.appendChild(el("h3", {}, "feedback")); box.appendChild(el("pre", { class: "feedback" }, d.feedback)); }
-    box.appendChild(el("h3", {}, d.diff_against === null ? "diff: no parent" : `diff to parent #${d.diff_against}`));
-    const diffBox = el("div", { id: "diff" });
-    if (d.diff) diffBox.appendChild(T.renderDiff(d.diff));
-    box.appendChild(diffBox);
-    box.appendChild(el("h3", {}, "genome"));
-    box.appendChild(el("pre", { id: "genome" }, JSON.stringify(d.genome, null, 1)));
+    T.renderRecordTail(box, d);
   }
 
   async function focus(id) {

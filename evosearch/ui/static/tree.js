@@ -192,5 +192,17 @@
     return box;
   }
 
-  window.EvoTree = { render, scoreColor, svgEl, el, fmt, renderDiff };
+  /* Append an individual's error, feedback, diff to its parent and genome to ``box``. */
+  function renderRecordTail(box, d) {
+    if (d.error) { box.appendChild(el("h3", {}, "error")); box.appendChild(el("pre", { class: "error" }, d.error)); }
+    if (d.feedback) { box.appendChild(el("h3", {}, "feedback")); box.appendChild(el("pre", { class: "feedback" }, d.feedback)); }
+    box.appendChild(el("h3", {}, d.diff_against === null ? "diff: no parent" : `diff to parent #${d.diff_against}`));
+    const diffBox = el("div", { id: "diff" });
+    if (d.diff) diffBox.appendChild(renderDiff(d.diff));
+    box.appendChild(diffBox);
+    box.appendChild(el("h3", {}, "genome"));
+    box.appendChild(el("pre", { id: "genome" }, JSON.stringify(d.genome, null, 1)));
+  }
+
+  window.EvoTree = { render, scoreColor, svgEl, el, fmt, renderDiff, renderRecordTail };
 })();

@@ -1,4 +1,4 @@
-"""``genome``: GENOME population evolution of model weights (Zhang et al., GENOME/GENOME+).
+"""``genome_merge``: GENOME population evolution of model weights (Zhang et al., GENOME/GENOME+).
 
 A population of ``population_size`` slots, each holding a current model and its personal
 best. Every generation:
@@ -34,8 +34,8 @@ from evosearch.operators.merge import merge_genome
 from evosearch.strategies.base import Offspring, Strategy
 
 
-class GenomeParams(pydantic.BaseModel):
-    """Parameters of the ``genome`` strategy (defaults from the GENOME paper).
+class GenomeMergeParams(pydantic.BaseModel):
+    """Parameters of the ``genome_merge`` strategy (defaults from the GENOME paper).
 
     ``pool`` (optional, the fitness's pool config) is opened and checked against ``models``
     when the config is loaded, so a missing checkpoint fails before the run starts.
@@ -60,7 +60,7 @@ class GenomeParams(pydantic.BaseModel):
     pool: dict[str, Any] | None = None
 
     @model_validator(mode="after")
-    def _check_pool(self) -> GenomeParams:
+    def _check_pool(self) -> GenomeMergeParams:
         if self.pool:
             check_pool_config(self.pool, [*self.models, self.base_model])
         if self.crossover_method != "linear" and self.base_model is None:
@@ -89,13 +89,13 @@ def roulette_pair(scores: np.ndarray, rng: np.random.Generator) -> tuple[int, in
     return first, second
 
 
-@registry.strategies.register("genome")
-class GenomeStrategy(Strategy):
+@registry.strategies.register("genome_merge")
+class GenomeMergeStrategy(Strategy):
     """GENOME: crossover, mutation, elitism and PSO-like succession over weight recipes."""
 
-    Params = GenomeParams
+    Params = GenomeMergeParams
 
-    def __init__(self, params: GenomeParams, *, rng: np.random.Generator):
+    def __init__(self, params: GenomeMergeParams, *, rng: np.random.Generator):
         super().__init__(rng=rng)
         self.params = params
         self.slots: list[Individual] = []
