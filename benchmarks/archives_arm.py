@@ -47,16 +47,16 @@ def map_elites_config(evals: int, batch: int, seed: int, per_commit: int = 1) ->
         "budget": {"evaluations": evals},
         "fitness": {"ref": "arm", "params": {"link_length": 1.0}, "timeout": None},
         "strategy": {
-            "name": "map_elites",
+            "ref": "map_elites",
             "params": {
                 "dimension": DOF,
                 "low": -math.pi,
                 "high": math.pi,
-                "batch_size": batch,
+                "population_size": batch,
                 "sigma": 0.1,
                 "x0": 0.0,
                 "archive": {
-                    "name": "grid",
+                    "ref": "grid",
                     "params": {"dims": CELLS, "ranges": [[-BOUND, BOUND]] * 2,
                                "qd_offset": OFFSET},
                 },

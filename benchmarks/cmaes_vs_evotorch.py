@@ -62,12 +62,12 @@ def with_evosearch(fid: int, gens: int, seed: int, per_commit: int = 1) -> tuple
         "budget": {"generations": gens},
         "fitness": {"ref": "bbob", "params": {"function": fid, "dimension": DIM}, "timeout": None},
         "strategy": {
-            "name": "cmaes",
+            "ref": "cmaes",
             "params": {
                 "dimension": DIM,
                 "low": -4.0,
                 "high": 4.0,
-                "popsize": POPSIZE,
+                "population_size": POPSIZE,
                 "stdev_init": SIGMA0,
             },
         },

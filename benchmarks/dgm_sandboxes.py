@@ -37,7 +37,7 @@ def main() -> None:
     tasks = task_list("mixed", args.tasks, 0)
     with tempfile.TemporaryDirectory() as tmp:
         llm = {
-            "name": "transformers",
+            "ref": "transformers",
             "params": {
                 "path": save_random_llama(
                     pathlib.Path(tmp) / "tiny", hidden=32, intermediate=64, layers=1, heads=2,

@@ -134,12 +134,12 @@ class LLMEdit:
 
 def measure_strategy(url: str, workers: int, children: int) -> tuple[float, int]:
     clear_backends()
-    llm = {"name": "openai", "params": {"base_url": url, "model": "bench", "concurrency": workers}}
+    llm = {"ref": "openai", "params": {"base_url": url, "model": "bench", "concurrency": workers}}
     params = ArchiveParams(
         batch_size=children,
-        init={"name": "vector.uniform", "params": {"dimension": 4}},
-        operators=[{"name": "__main__:LLMEdit", "params": {"llm": llm}}],
-        archive={"name": "population", "params": {"size": children}},
+        init={"ref": "vector.uniform", "params": {"dimension": 4}},
+        operators=[{"ref": "__main__:LLMEdit", "params": {"llm": llm}}],
+        archive={"ref": "population", "params": {"size": children}},
         parallel_variations=workers,
     )
     strategy = ArchiveStrategy(params, rng=np.random.default_rng(0))
