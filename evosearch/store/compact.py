@@ -22,6 +22,7 @@ import copy
 import json
 import os
 import pathlib
+import threading
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -78,67 +79,150 @@ def remove_orphans(store: RunStore) -> None:
 
 def compact(store: RunStore, *, force: bool = False) -> bool:
     """Compact ``store``'s log (see the module docstring). True when something was written."""
-    from evosearch.store.queries import write_part_index
-
     recs = store.records
     last = store._last_commit_index()
-    committed, trailing = recs[: last + 1], recs[last + 1 :]
-    has_rows = any(r.rows.num_rows for r in committed)
-    has_tables = any(r.tables for r in committed)
-    if not (has_rows or has_tables or force or store._torn):
+    committed = recs[: last + 1]
+    if not (_has_content(committed) or force or store._torn):
         return False
+    num = int(store._manifest["next_part"])
+    entries = _guarded(store, lambda: write_parts(store, committed, num))
+    switch(store, committed, entries, num)
+    return True
+
+
+def _has_content(committed: list) -> bool:
+    return any(r.rows.num_rows or r.tables for r in committed)
+
+
+class Background:
+    """Steps 1–2 of a compaction (the Parquet parts) on a worker thread.
+
+    The commit loop goes on appending to the live segment meanwhile; ``finish`` then does
+    steps 3–5 on the caller's thread, carrying every record appended since into the new
+    segment. Parquet encoding releases the GIL, so the parts are written while the next
+    commits are built and fdatasync'ed.
+    """
+
+    def __init__(self, store: RunStore):
+        self.committed = store.records[: store._last_commit_index() + 1]
+        self.num = int(store._manifest["next_part"])
+        self._result: tuple[dict, dict] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(store,), name="evosearch-compact", daemon=True
+        )
+        self._thread.start()
+
+    @staticmethod
+    def wanted(store: RunStore) -> bool:
+        return _has_content(store.records[: store._last_commit_index() + 1])
+
+    def _run(self, store: RunStore) -> None:
+        try:
+            self._result = write_parts(store, self.committed, self.num)
+        except BaseException as exc:  # noqa: BLE001  (re-raised by finish on the caller's thread)
+            self._error = exc
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def finish(self, store: RunStore) -> None:
+        """Wait for the parts, then switch the manifest to them (steps 3–5)."""
+        self._thread.join()
+        if self._error is not None:
+            _guarded(store, self._raise)
+        assert self._result is not None
+        switch(store, self.committed, self._result, self.num)
+
+    def _raise(self) -> None:
+        raise self._error  # type: ignore[misc]
+
+
+def _guarded(store: RunStore, fn):  # noqa: ANN001, ANN202
+    try:
+        return fn()
+    except OSError as exc:
+        from evosearch.store.reading import StoreError
+
+        raise StoreError(
+            f"cannot compact {store.path}: {exc.strerror or exc} (the log still holds everything)"
+        ) from None
+
+
+def write_parts(store: RunStore, committed: list, num: int) -> tuple[dict, dict]:
+    """Steps 1–2: the Parquet parts of ``committed`` records and their index.
+
+    Writes only files no manifest names yet, reads nothing of ``store`` that the commit loop
+    changes (safe on a worker thread). Returns the manifest entries ``(part, tables)``.
+    """
+    from evosearch.store.queries import write_part_index
+
     faults.point("before_compact")
     path, sync = store.path, store._sync
-    manifest = copy.deepcopy(store._manifest)
-    num = int(manifest["next_part"])
     gen = max((r.generation for r in committed), default=0)
-    try:
-        if has_rows:
-            table = pa.Table.from_batches([r.rows for r in committed], schema=store.schema)
-            rel = f"individuals/part-{num:06d}.parquet"
-            atomic_write(
-                path / rel,
-                lambda tmp: pq.write_table(table, tmp, **_part_options(table.schema)),
-                fault="part_write",
-                **sync,
-            )
-            faults.point("after_part_write")
-            scores = pc.min_max(table["score"])
-            ids = table["id"]
-            manifest["parts"].append(
-                {
-                    "file": rel,
-                    "rows": table.num_rows,
-                    "bytes": (path / rel).stat().st_size,
-                    "sha256": sha256_file(path / rel),
-                    "min_id": pc.min(ids).as_py(),
-                    "max_id": pc.max(ids).as_py(),
-                    "min_score": scores["min"].as_py(),
-                    "max_score": scores["max"].as_py(),
-                    "generation": gen,
-                    "commit_rows": _group_rows(committed),
-                }
-            )
-            write_part_index(path, f"part-{num:06d}", table)
-        names = sorted({n for r in committed for n in r.tables})
-        for name in names:
-            t = pa.concat_tables(
-                [r.tables[name] for r in committed if name in r.tables],
-                promote_options="permissive",
-            )
-            (path / name).mkdir(exist_ok=True)
-            rel = f"{name}/part-{num:06d}.parquet"
-            atomic_write(path / rel, lambda tmp, t=t: pq.write_table(t, tmp), **sync)
-            manifest.setdefault("tables", {}).setdefault(name, []).append(
-                {
-                    "file": rel,
-                    "rows": t.num_rows,
-                    "bytes": (path / rel).stat().st_size,
-                    "sha256": sha256_file(path / rel),
-                    "generation": gen,
-                }
-            )
-        faults.point("after_tables_write")
+    part: dict = {}
+    if any(r.rows.num_rows for r in committed):
+        table = pa.Table.from_batches([r.rows for r in committed], schema=store.schema)
+        rel = f"individuals/part-{num:06d}.parquet"
+        atomic_write(
+            path / rel,
+            lambda tmp: pq.write_table(table, tmp, **_part_options(table.schema)),
+            fault="part_write",
+            **sync,
+        )
+        faults.point("after_part_write")
+        scores = pc.min_max(table["score"])
+        ids = table["id"]
+        part = {
+            "file": rel,
+            "rows": table.num_rows,
+            "bytes": (path / rel).stat().st_size,
+            "sha256": sha256_file(path / rel),
+            "min_id": pc.min(ids).as_py(),
+            "max_id": pc.max(ids).as_py(),
+            "min_score": scores["min"].as_py(),
+            "max_score": scores["max"].as_py(),
+            "generation": gen,
+            "commit_rows": _group_rows(committed),
+        }
+        write_part_index(path, f"part-{num:06d}", table)
+    tables: dict = {}
+    for name in sorted({n for r in committed for n in r.tables}):
+        t = pa.concat_tables(
+            [r.tables[name] for r in committed if name in r.tables],
+            promote_options="permissive",
+        )
+        (path / name).mkdir(exist_ok=True)
+        rel = f"{name}/part-{num:06d}.parquet"
+        atomic_write(path / rel, lambda tmp, t=t: pq.write_table(t, tmp), **sync)
+        tables[name] = {
+            "file": rel,
+            "rows": t.num_rows,
+            "bytes": (path / rel).stat().st_size,
+            "sha256": sha256_file(path / rel),
+            "generation": gen,
+        }
+    faults.point("after_tables_write")
+    return part, tables
+
+
+def switch(store: RunStore, committed: list, entries: tuple[dict, dict], num: int) -> None:
+    """Steps 3–5 for the parts of ``committed``.
+
+    A new segment holds the last state of ``committed`` and every later record; the manifest
+    replace makes the parts the source; old segments are removed.
+    """
+    part, tables = entries
+    recs = store.records
+    later = recs[len(committed) :]  # appended after the parts' records (while they were written)
+    path = store.path
+    manifest = copy.deepcopy(store._manifest)
+    if part:
+        manifest["parts"].append(part)
+    for name, entry in tables.items():
+        manifest.setdefault("tables", {}).setdefault(name, []).append(entry)
+
+    def segment() -> tuple[str, int]:
         seq = max([int(manifest["next_seq"]), *(r.seq + 1 for r in recs)])
         seg = f"log/seg-{seq:06d}.arrows"
         (path / seg).unlink(missing_ok=True)  # an orphan of a crashed compaction
@@ -155,8 +239,16 @@ def compact(store: RunStore, *, force: bool = False) -> bool:
                     counters=c.counters,
                 )
                 seq += 1
-            for r in trailing:
-                writer.append(r.rows, seq=seq, kind=r.kind, generation=r.generation)
+            for r in later:
+                writer.append(
+                    r.rows,
+                    seq=seq,
+                    kind=r.kind,
+                    generation=r.generation,
+                    state=r.state if r.kind == "commit" else None,
+                    counters=r.counters if r.kind == "commit" else None,
+                    tables=r.tables,
+                )
                 seq += 1
             if store.sync:
                 os.fdatasync(writer._fd)
@@ -164,18 +256,15 @@ def compact(store: RunStore, *, force: bool = False) -> bool:
             writer.close()
         if store.sync:
             fsync_dir(path / "log")
-        faults.point("after_segment_write")
-        old_log = list(manifest["log"])
-        prev_log = _prev_log(store)
-        manifest.update(log=[seg], next_seq=seq, next_part=num + (1 if has_rows or names else 0))
-        store._close_writer()
-        store._write_manifest(manifest)
-    except OSError as exc:
-        from evosearch.store.runstore import StoreError
+        return seg, seq
 
-        raise StoreError(
-            f"cannot compact {path}: {exc.strerror or exc} (the log still holds everything)"
-        ) from None
+    seg, seq = _guarded(store, segment)
+    faults.point("after_segment_write")
+    old_log = list(manifest["log"])
+    prev_log = _prev_log(store)
+    manifest.update(log=[seg], next_seq=seq, next_part=num + (1 if part or tables else 0))
+    store._close_writer()
+    _guarded(store, lambda: store._write_manifest(manifest))
     for s in prev_log:  # the new prev manifest names old_log; older segments can go
         if s not in old_log and s != seg:
             (path / s).unlink(missing_ok=True)
@@ -183,7 +272,6 @@ def compact(store: RunStore, *, force: bool = False) -> bool:
     store._records = None
     store._torn = False
     store._table_cache = None
-    return True
 
 
 # Columns that repeat a few values (worth a dictionary); the rest are written plain. Random

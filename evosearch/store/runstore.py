@@ -52,9 +52,12 @@ class RunStore(RunReader):
         sync: fdatasync each commit (config ``store.fsync``).
         compact_every: Compact the log into a Parquet part every this many commits (0: only
             at close and on ``compact()``).
+        background_compaction: Write those parts on a worker thread while commits go on
+            (``compact()`` and ``close()`` always finish the work before they return).
     """
 
     compact_every = 64
+    background_compaction = True
 
     def __init__(self, path: str | os.PathLike[str], *, writable: bool = False):
         super().__init__(path, writable=writable)
@@ -63,6 +66,7 @@ class RunStore(RunReader):
         self._lock_fd: int | None = None
         self._writer: SegmentWriter | None = None
         self._commits_since_compact = 0
+        self._pending: Any = None  # a compaction.Background whose parts are being written
         if writable:
             self._acquire_lock()
             from evosearch.store.compact import open_for_writing
@@ -218,8 +222,26 @@ class RunStore(RunReader):
         )
         faults.point("after_log_append")
         self._commits_since_compact += 1
+        if self._pending is not None and self._pending.done():
+            self._finish_pending()
         if self.compact_every and self._commits_since_compact >= self.compact_every:
+            self._auto_compact()
+
+    def _auto_compact(self) -> None:
+        from evosearch.store.compact import Background
+
+        if not self.background_compaction:
             self.compact()
+            return
+        self._finish_pending()  # one compaction at a time
+        self._commits_since_compact = 0
+        if Background.wanted(self):
+            self._pending = Background(self)
+
+    def _finish_pending(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.finish(self)
 
     def append(self, rows: Any, *, generation: int = 0) -> None:
         """Durably append rows without state (steady state); ``uncommitted`` returns them."""
@@ -229,6 +251,8 @@ class RunStore(RunReader):
             return
         self._append(batch, kind="append", generation=generation)
         faults.point("after_wal_append")
+        if self._pending is not None and self._pending.done():
+            self._finish_pending()
 
     def append_wal(self, individuals: Sequence[Individual]) -> None:
         """Alias of ``append`` (the steady-state write-ahead log of format 1)."""
@@ -331,6 +355,7 @@ class RunStore(RunReader):
         self._require_writable()
         from evosearch.store.compact import compact
 
+        self._finish_pending()
         self._commits_since_compact = 0
         return compact(self)
 

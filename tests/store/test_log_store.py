@@ -302,7 +302,7 @@ COMPACTION_POINTS = [
 ]
 
 
-def _child(path, point: str) -> int:
+def _child(path, point: str, background: bool) -> int:
     pid = os.fork()
     if pid == 0:
         code = 1
@@ -311,8 +311,10 @@ def _child(path, point: str) -> int:
             os.environ[faults.ENV] = f"{point}:1"
             store = RunStore.open(path, writable=True)
             store.compact_every = 2
+            store.background_compaction = background
             for g in range(3, 6):
                 store.commit(rows(g), state(g), generation=g, tables={"qd": pa.table({"g": [g]})})
+            store.close()  # waits for a compaction running on the worker thread
             code = 0
         finally:
             os._exit(code)
@@ -320,12 +322,15 @@ def _child(path, point: str) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
+@pytest.mark.parametrize("background", [False, True], ids=["inline", "worker"])
 @pytest.mark.parametrize("point", COMPACTION_POINTS)
-def test_a_kill_during_compaction_loses_nothing_and_duplicates_nothing(tmp_path, point):
+def test_a_kill_during_compaction_loses_nothing_and_duplicates_nothing(
+    tmp_path, point, background
+):
     path = tmp_path / "run"
     store = fill(path, 3, compact_every=2)
     store.close()
-    assert _child(path, point) == -signal.SIGKILL
+    assert _child(path, point, background) == -signal.SIGKILL
     reader = RunStore.open(path)
     got = reader.table(["id"])["id"].to_pylist()
     done = reader.load_state()["gen"]  # the last durable commit
