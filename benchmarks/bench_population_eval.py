@@ -70,7 +70,7 @@ def lm(n_models: int) -> None:
     from transformers import AutoModelForCausalLM
 
     from evosearch.fitness import lm_tasks
-    from evosearch.models import tinylm
+    from evosearch.scenarios.demo_models import tinylm
 
     paths = tinylm.build_models()
     print("\nLM tasks: test split (300 add + 300 rev) per model, greedy exact match")

@@ -21,7 +21,7 @@ def main() -> None:
     from transformers import AutoModelForCausalLM
 
     from evosearch.fitness import lm_tasks
-    from evosearch.models import tinylm
+    from evosearch.scenarios.demo_models import tinylm
 
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as root:

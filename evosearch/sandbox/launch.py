@@ -17,8 +17,8 @@ import sys
 import tempfile
 import time
 
-from evosearch.fitness import sandbox as sb
-from evosearch.fitness.sandbox_cgroup import Cgroup
+from evosearch.sandbox import runner as sb
+from evosearch.sandbox.cgroup import Cgroup
 
 _BOOT_SOURCE = sb._BOOT.read_text()
 

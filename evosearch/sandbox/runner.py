@@ -12,7 +12,7 @@
 - whole-tree limits: a cgroup (memory, process count) where the engine can create one,
   else rlimits under the sandbox's user namespace; always CPU time, file size, open files,
   address space per process and the wall-clock kill;
-- a scrubbed environment; the sandbox's init (``sandbox_boot.py``) reports the exit status
+- a scrubbed environment; the sandbox's init (``boot.py``) reports the exit status
   and collects files out of the work dir as data on a descriptor no other process holds.
 
 ``sandbox="none"`` (trusted code only) runs the same init in a host temp dir, without
@@ -45,7 +45,9 @@ INSTALL_HINT = (
     "code evaluation needs bubblewrap (bwrap): install it with `apt-get install bubblewrap` "
     "(Debian/Ubuntu) or `dnf install bubblewrap`, or set `sandbox: none` for trusted code"
 )
-_BOOT = pathlib.Path(__file__).with_name("sandbox_boot.py")
+_BOOT = pathlib.Path(__file__).with_name("boot.py")
+#: The stdlib-only helper evaluators import as ``evosearch_eval`` (copied into the sandbox).
+EVALUATOR_API = pathlib.Path(__file__).with_name("evaluator_api.py")
 _PROJECT = pathlib.Path(__file__).resolve().parents[2]
 SandboxMode = Literal["bwrap", "none"]
 
@@ -227,19 +229,19 @@ def run_sandboxed(
     Raises:
         SandboxUnavailable: when ``mode`` is ``bwrap`` and bubblewrap is missing.
     """
-    from evosearch.fitness import sandbox_launch
     from evosearch.genomes.code import check_path
+    from evosearch.sandbox import launch
 
     blobs = {check_path(p): t.encode() if isinstance(t, str) else t for p, t in files.items()}
     nonce = secrets.token_hex(16) if verdict else ""
-    launch = sandbox_launch.Launch(limits, mode, nonce)
+    run = launch.Launch(limits, mode, nonce)
     try:
-        launch.prepare(blobs, argv, env, trusted_files or {}, collect, pass_fds)
-        launch.start()
-        launch.wait()
-        return launch.result()
+        run.prepare(blobs, argv, env, trusted_files or {}, collect, pass_fds)
+        run.start()
+        run.wait()
+        return run.result()
     finally:
-        launch.cleanup()
+        run.cleanup()
 
 
 def isolation_in(feedback: str | None) -> str | None:

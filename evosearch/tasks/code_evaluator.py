@@ -23,16 +23,15 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 from evosearch.fitness.base import FitnessContext, fitness
-from evosearch.fitness.sandbox import (
+from evosearch.genomes.code import CodeGenome
+from evosearch.individual import FitnessResult, Status, coerce_result
+from evosearch.sandbox.runner import (
+    EVALUATOR_API,
     SandboxLimits,
     SandboxResult,
     require_sandbox,
     run_sandboxed,
 )
-from evosearch.genomes.code import CodeGenome
-from evosearch.individual import FitnessResult, Status, coerce_result
-
-_API = pathlib.Path(__file__).with_name("evaluator_api.py")
 
 
 class CodeEvalParams(BaseModel):
@@ -120,7 +119,7 @@ def code_sandbox(genome: CodeGenome, ctx: FitnessContext) -> FitnessResult:
     files = {f"program/{p}": t for p, t in genome.files.items()}
     trusted = {
         "evaluator.py": pathlib.Path(params.evaluator).read_text(),
-        "evosearch_eval.py": _API.read_text(),
+        "evosearch_eval.py": EVALUATOR_API.read_text(),
     }
     metrics: dict[str, float] = {}
     feedback: list[str] = []

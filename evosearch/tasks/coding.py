@@ -9,20 +9,24 @@ LLM calls go through ``LLMProxy``.
 from __future__ import annotations
 
 import dataclasses
-import pathlib
 import sys
 from collections.abc import Mapping
 from functools import lru_cache
 
 import numpy as np
 
-from evosearch.fitness.llm_proxy import LLMProxy
-from evosearch.fitness.sandbox import Collect, SandboxLimits, SandboxResult, run_sandboxed
 from evosearch.genomes.code import CodeGenome
 from evosearch.individual import Cost
+from evosearch.sandbox.llm_proxy import LLMProxy
+from evosearch.sandbox.runner import (
+    EVALUATOR_API,
+    Collect,
+    SandboxLimits,
+    SandboxResult,
+    run_sandboxed,
+)
 
 TASK_DIR = "task"
-_API = pathlib.Path(__file__).with_name("evaluator_api.py")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -243,7 +247,7 @@ def check_task(task: CodingTask, collected: Mapping[str, str], limits: SandboxLi
     anything, and whatever the agent's code prints, decides nothing.
     """
     files = {**{p: t for p, t in collected.items() if p in task.collect}, **task.check_files}
-    trusted = {"check.py": task.check, "evosearch_eval.py": _API.read_text()}
+    trusted = {"check.py": task.check, "evosearch_eval.py": EVALUATOR_API.read_text()}
     res = run_sandboxed(
         files, [sys.executable, "{trusted}/check.py"], limits, trusted_files=trusted, verdict=True
     )

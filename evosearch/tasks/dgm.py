@@ -20,10 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evosearch.config import PluginConfig
 from evosearch.fitness.base import FitnessContext, fitness
-from evosearch.fitness.coding_tasks import check_task, log_tail, run_agent, task_list
-from evosearch.fitness.sandbox import SandboxLimits, run_sandboxed
 from evosearch.genomes.code import CodeGenome
 from evosearch.individual import Cost, FitnessResult, Status
+from evosearch.sandbox.runner import SandboxLimits, run_sandboxed
+from evosearch.tasks.coding import check_task, log_tail, run_agent, task_list
 
 
 class DGMTasksParams(BaseModel):

@@ -1,7 +1,7 @@
 """Synthetic skills for the tiny demo models: 2-digit addition and string reversal.
 
-One module shared by the model builder (``evosearch.models.tinylm``) and the evaluators
-(``evosearch.fitness.lm_tasks``), so training and scoring read the same splits.
+One module shared by the model builder (``evosearch.scenarios.demo_models.tinylm``) and the
+evaluators (``evosearch.tasks.lm_tasks``), so training and scoring read the same splits.
 
 - ``add``: prompt ``"12+34="``, answer ``"46"`` (operands 10..99; all 8,100 pairs, split).
 - ``rev``: prompt ``"abcd|"``, answer ``"dcba"`` (3–6 lowercase letters).

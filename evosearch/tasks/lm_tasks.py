@@ -7,7 +7,7 @@ log-likelihoods. ``score_model`` turns a model into a ``FitnessResult`` with per
 and the combined two-skill score; the registered fitness ``lm_two_skill`` applies it to
 ``WeightsGenome`` recipes materialised by ``evosearch.models`` (see ``score_genomes``).
 
-Tasks and splits come from ``evosearch.models.tasks`` (shared with the model builder).
+Tasks and splits come from ``evosearch.tasks.lm_data`` (shared with the model builder).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any
 import torch
 
 from evosearch.individual import FitnessResult
-from evosearch.models import tasks
 from evosearch.models.bytetok import byte_tokenizer
+from evosearch.tasks import lm_data
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,7 +100,7 @@ def generate_answers(
 @torch.inference_mode()
 def answer_logliks(
     model: torch.nn.Module,
-    examples: Sequence[tasks.Example],
+    examples: Sequence[lm_data.Example],
     *,
     device: torch.device | str = "cpu",
     batch_size: int | None = None,
@@ -153,7 +153,7 @@ def score_task(
     n: int | None = None,
     device: torch.device | str = "cpu",
     batch_size: int | None = None,
-    seed: int = tasks.DEFAULT_SEED,
+    seed: int = lm_data.DEFAULT_SEED,
 ) -> TaskScore:
     """Accuracy and log-likelihood of ``model`` on one task split.
 
@@ -169,7 +169,7 @@ def score_task(
     Returns:
         The task's ``TaskScore``.
     """
-    data = tasks.examples(task, split, seed=seed, n=n)
+    data = lm_data.examples(task, split, seed=seed, n=n)
     longest = max(len(byte_tokenizer().encode(ex.answer)) for ex in data)
     answers = generate_answers(
         model,
@@ -192,7 +192,7 @@ def score_task(
 def score_model(
     model: torch.nn.Module,
     *,
-    task_names: Sequence[str] = tasks.TASKS,
+    task_names: Sequence[str] = lm_data.TASKS,
     split: str = "val",
     n: int | None = None,
     device: torch.device | str = "cpu",

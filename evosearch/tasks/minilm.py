@@ -3,8 +3,8 @@
 Each recipe's encoder weights are copied in place into one ``BertModel`` skeleton (see
 ``WeightsRuntime``); every task's evaluation sentences are tokenised once per process and
 encoded in large batches; each task's own linear head (``heads.safetensors`` of the pool
-built by ``evosearch.models.minilm``) classifies the mean-pooled embeddings. The score is
-the mean accuracy over the tasks (metrics: ``acc_<task>``, ``nll_mean``), plus
+built by ``evosearch.scenarios.demo_models.minilm``) classifies the mean-pooled embeddings.
+The score is the mean accuracy over the tasks (metrics: ``acc_<task>``, ``nll_mean``), plus
 ``nll_weight`` × minus the mean negative log-likelihood of the right labels (a dense
 tie-breaker for the search, 0 by default).
 
@@ -23,11 +23,11 @@ import numpy as np
 import torch
 
 from evosearch.fitness.base import fitness
-from evosearch.fitness.weights import WeightsRuntime
 from evosearch.genomes.weights import WeightsGenome
 from evosearch.individual import FitnessResult
-from evosearch.models import text_tasks
 from evosearch.models.pool import PoolError
+from evosearch.tasks import text_classification
+from evosearch.tasks.weights import WeightsRuntime
 
 
 class EncoderRuntime(WeightsRuntime):
@@ -52,7 +52,7 @@ class EncoderRuntime(WeightsRuntime):
 
     def heads(self, path: str | None) -> dict[str, torch.nn.Linear]:
         if self._heads is None:
-            from evosearch.models.minilm import heads_path, load_heads
+            from evosearch.scenarios.demo_models.minilm import heads_path, load_heads
 
             ref = self.pool.reference_dir()
             p = pathlib.Path(path) if path else heads_path(ref) if ref else None
@@ -67,7 +67,7 @@ class EncoderRuntime(WeightsRuntime):
         self._batches = self._batches or {}
         key = (task, split, n, batch_size)
         if key not in self._batches:
-            texts, labels = text_tasks.split(task, split)
+            texts, labels = text_classification.split(task, split)
             texts, labels = texts[:n], labels[:n]
             out = []
             for i in range(0, len(texts), batch_size):
@@ -80,7 +80,7 @@ class EncoderRuntime(WeightsRuntime):
 
 def score_encoder(model, rt: EncoderRuntime, params: dict[str, Any]) -> FitnessResult:
     """Mean task accuracy of the encoder now in the skeleton (see the module docstring)."""
-    from evosearch.models.minilm import mean_pool
+    from evosearch.scenarios.demo_models.minilm import mean_pool
 
     heads = rt.heads(params.get("heads"))
     tasks = params.get("tasks") or list(heads)

@@ -6,7 +6,7 @@ checkpoint. Each recipe's weights are copied into the skeleton's tensors in plac
 model is scored; nothing is reloaded between individuals.
 
 Registered fitness ``weights.lm_tasks`` (batched): the two-skill exact-match accuracy of
-``evosearch.fitness.lm_tasks.score_model`` (2-digit addition and string reversal) for each
+``evosearch.tasks.lm_tasks.score_model`` (2-digit addition and string reversal) for each
 recipe. ``ctx.params``: ``pool`` (see ``ModelPool.from_config``), ``tasks``, ``split``, ``n``
 (examples per task), ``batch_size``, ``loglik_weight``, ``cache_bytes``.
 """
@@ -114,7 +114,7 @@ def runtime_from_ctx(ctx: Any) -> WeightsRuntime:
 @fitness("weights.lm_tasks", batched=True)
 def lm_tasks(genomes: Sequence[WeightsGenome], ctx: Any) -> list[Any]:
     """Two-skill exact-match accuracy of each recipe (see the module docstring)."""
-    from evosearch.fitness.lm_tasks import score_model
+    from evosearch.tasks.lm_tasks import score_model
 
     params = dict(ctx.params or {})
     kwargs = {k: params[k] for k in ("split", "n", "batch_size", "loglik_weight") if k in params}

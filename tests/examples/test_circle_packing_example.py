@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from evosearch.fitness.base import FitnessContext
-from evosearch.fitness.code import code_sandbox
 from evosearch.genomes.code import CodeGenome
 from evosearch.individual import Status
+from evosearch.tasks.code_evaluator import code_sandbox
 
-EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "circle-packing"
-API = pathlib.Path(__file__).resolve().parents[1] / "evosearch" / "fitness" / "evaluator_api.py"
+EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "circle-packing"
+API = pathlib.Path(__file__).resolve().parents[2] / "evosearch" / "sandbox" / "evaluator_api.py"
 
 
 @pytest.fixture(scope="module")

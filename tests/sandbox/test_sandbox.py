@@ -8,10 +8,10 @@ import uuid
 import pytest
 
 from evosearch.fitness.base import FitnessContext
-from evosearch.fitness.code import code_sandbox
-from evosearch.fitness.sandbox import SandboxLimits, run_sandboxed
 from evosearch.genomes.code import CodeGenome
 from evosearch.individual import Status
+from evosearch.sandbox.runner import SandboxLimits, run_sandboxed
+from evosearch.tasks.code_evaluator import code_sandbox
 
 EVALUATOR = """
 import evosearch_eval

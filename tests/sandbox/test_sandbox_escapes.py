@@ -14,11 +14,11 @@ import tempfile
 import pytest
 
 from evosearch.fitness.base import FitnessContext
-from evosearch.fitness.code import code_sandbox
-from evosearch.fitness.coding_tasks import check_task, task_list
-from evosearch.fitness.sandbox import Collect, SandboxLimits, run_sandboxed
 from evosearch.genomes.code import CodeGenome
 from evosearch.individual import Status
+from evosearch.sandbox.runner import Collect, SandboxLimits, run_sandboxed
+from evosearch.tasks.code_evaluator import code_sandbox
+from evosearch.tasks.coding import check_task, task_list
 
 EVALUATOR = """
 import evosearch_eval
@@ -93,7 +93,7 @@ def test_a_proc_sys_write_is_refused(tmp_path):
 def test_files_outside_the_work_dir_are_not_there(tmp_path):
     planted = tmp_path / "planted.txt"
     planted.write_text("do-not-read-me")
-    project = pathlib.Path(__file__).resolve().parents[1]
+    project = pathlib.Path(__file__).resolve().parents[2]
     paths = [str(planted), str(project / "pyproject.toml"), "/etc/shadow", "/root", "/home"]
     paths += [str(project / ".git"), os.getcwd()]
     code = (
@@ -201,7 +201,10 @@ def test_the_disk_quota_holds_for_all_files_together(tmp_path):
 
 PROXY_FLOOD = """
 import json, os, pathlib, threading
-from evosearch.fitness.llm_proxy import LLMProxy
+import scripted_backend
+from evosearch.sandbox.llm_proxy import LLMProxy
+
+scripted_backend.register()  # the test-only backend (tests/ is on PYTHONPATH)
 
 
 def peak_mb():
@@ -240,7 +243,13 @@ def test_a_400_mb_proxy_line_is_refused_without_buffering_it():
     """In a fresh interpreter, so the peak resident size is the proxy's alone."""
     import subprocess
 
-    proc = subprocess.run([sys.executable, "-c", PROXY_FLOOD], capture_output=True, text=True)
+    from conftest import REPO_ROOT, subprocess_env
+
+    env = subprocess_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT / "tests"), env["PYTHONPATH"]])
+    proc = subprocess.run(
+        [sys.executable, "-c", PROXY_FLOOD], capture_output=True, text=True, env=env
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     got = out["got"]

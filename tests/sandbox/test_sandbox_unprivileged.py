@@ -17,15 +17,15 @@ import tempfile
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 SCRIPT = r'''
 import json, os, sys
 from evosearch.fitness.base import FitnessContext
-from evosearch.fitness.code import code_sandbox
-from evosearch.fitness.coding_tasks import check_task, task_list
-from evosearch.fitness.sandbox import Collect, SandboxLimits, run_sandboxed
+from evosearch.tasks.code_evaluator import code_sandbox
+from evosearch.tasks.coding import check_task, task_list
+from evosearch.sandbox.runner import Collect, SandboxLimits, run_sandboxed
 from evosearch.genomes.code import CodeGenome
 
 home = sys.argv[1]

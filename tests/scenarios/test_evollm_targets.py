@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from evosearch.models.evollm_lm import TrainRecipe, teacher_examples
-from evosearch.models.evollm_targets import TEACHERS, best_next_mean, candidate_means
+from evosearch.scenarios.demo_models.evollm_lm import TrainRecipe, teacher_examples
+from evosearch.scenarios.demo_models.evollm_targets import TEACHERS, best_next_mean, candidate_means
 from evosearch.strategies.evollm_prompt import parse_answer
 
 

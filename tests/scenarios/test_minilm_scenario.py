@@ -13,19 +13,19 @@ import torch
 
 from evosearch import Engine
 from evosearch.fitness.base import FitnessContext
-from evosearch.fitness.minilm import minilm_tasks
 from evosearch.genomes.weights import WeightsGenome as W
-from evosearch.models import text_tasks
 from evosearch.scenarios import minilm_merge
 from evosearch.store import RunStore
+from evosearch.tasks import text_classification
+from evosearch.tasks.minilm import minilm_tasks
 
-minilm = pytest.importorskip("evosearch.models.minilm")
+minilm = pytest.importorskip("evosearch.scenarios.demo_models.minilm")
 
 
-@pytest.mark.parametrize("task", list(text_tasks.TASKS))
+@pytest.mark.parametrize("task", list(text_classification.TASKS))
 def test_tasks_are_deterministic_disjoint_and_balanced(task):
-    parts = {s: text_tasks.split(task, s) for s in text_tasks.SPLITS}
-    assert parts["val"] == text_tasks.split(task, "val")
+    parts = {s: text_classification.split(task, s) for s in text_classification.SPLITS}
+    assert parts["val"] == text_classification.split(task, "val")
     texts = [set(p[0]) for p in parts.values()]
     assert not (texts[0] & texts[1] or texts[0] & texts[2] or texts[1] & texts[2])
     labels = parts["train"][1]
@@ -33,14 +33,14 @@ def test_tasks_are_deterministic_disjoint_and_balanced(task):
 
 
 def test_labels_follow_the_sentence_not_the_words():
-    texts, labels = text_tasks.split("compare", "train")
-    names = text_tasks.TASKS["compare"]
+    texts, labels = text_classification.split("compare", "train")
+    names = text_classification.TASKS["compare"]
     for t, y in zip(texts[:200], labels[:200]):
         first, second = (w for w in t.split() if w in names)
         faster_first = any(a in t for a in ("faster", "quicker", "speedier", "swifter"))
         assert names[y] == (first if faster_first else second), t
     with pytest.raises(ValueError, match="allowed: agent, compare, temporal, count"):
-        text_tasks.split("sentiment", "train")
+        text_classification.split("sentiment", "train")
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def pico_bert_pool(tmp_path_factory):
             shutil.copy2(minilm.base_dir() / f, root / name / f)
         paths[name] = str(root / name)
     heads = {}
-    for task in text_tasks.TASKS:
+    for task in text_classification.TASKS:
         heads[f"{task}.weight"] = torch.randn(4, 32)
         heads[f"{task}.bias"] = torch.zeros(4)
     save_file(heads, str(root / "heads.safetensors"))
@@ -85,7 +85,7 @@ def test_encoder_fitness_scores_each_task_with_its_head(pico_bert_pool):
         W.base("ghost"),
     ]
     base, merged, ghost = minilm_tasks(genomes, ctx)
-    assert set(base.metrics) >= {f"acc_{t}" for t in text_tasks.TASKS} | {"acc_mean"}
+    assert set(base.metrics) >= {f"acc_{t}" for t in text_classification.TASKS} | {"acc_mean"}
     assert 0 <= base.score <= 1 and base.score == pytest.approx(base.metrics["acc_mean"])
     assert merged.metrics != base.metrics
     assert not ghost.ok and "ghost" in ghost.error
@@ -107,9 +107,9 @@ def test_scenario_configs_run_on_an_encoder_pool(pico_bert_pool, tmp_path, monke
 def test_dfs_fitness_scores_layer_paths_and_ps_sources(pico_bert_pool):
     import numpy as np
 
-    from evosearch.fitness.minilm import minilm_dfs
     from evosearch.genomes.vector import VectorGenome
     from evosearch.models.dfs import DFSGenotype
+    from evosearch.tasks.minilm import minilm_dfs
 
     ps = W.merge("linear", [W.base("expert_a"), W.base("expert_b")], {"weight": 1.0})
     sources = {"ps": ps.recipe, "expert_a": {"base": "expert_a"}}

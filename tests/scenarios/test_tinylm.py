@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from evosearch.models import tinylm
+from evosearch.scenarios.demo_models import tinylm
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from evosearch import Engine
-from evosearch.fitness.coding_tasks import check_task, run_agent, task_list
-from evosearch.fitness.dgm import smoke_test
-from evosearch.fitness.sandbox import SandboxLimits
 from evosearch.genomes.code import CodeGenome
 from evosearch.llm.base import clear_backends
 from evosearch.operators.dgm import InitialAgent, parse_diagnosis
+from evosearch.sandbox.runner import SandboxLimits
 from evosearch.store import RunStore
+from evosearch.tasks.coding import check_task, run_agent, task_list
+from evosearch.tasks.dgm import smoke_test
 
 LIMITS = SandboxLimits(timeout=60)
 
@@ -247,7 +247,7 @@ def test_a_dgm_run_resumes_in_the_middle(tmp_path):
 
 
 def test_dgm_end_to_end_on_a_tiny_random_transformers_model(tmp_path):
-    from evosearch.models.tinylm import save_random_llama
+    from evosearch.scenarios.demo_models.tinylm import save_random_llama
 
     path = save_random_llama(tmp_path / "tiny", hidden=32, intermediate=64, layers=1, heads=2,
                              max_positions=8192)

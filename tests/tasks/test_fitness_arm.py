@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from evosearch.config import FitnessConfig
-from evosearch.fitness.arm import arm_simulate
 from evosearch.fitness.base import FitnessContext, FitnessSpec, evaluate_batch
 from evosearch.genomes.vector import VectorGenome
+from evosearch.tasks.arm import arm_simulate
 
 
 def test_straight_and_bent_arms():

