@@ -160,7 +160,7 @@ def test_fitness_protocol(name):
     entry = registry.fitnesses.get(name)
     assert callable(entry.obj) and isinstance(entry.meta.get("batched", False), bool)
     assert name in FITNESS_PARAMS, f"add {name!r} to plugin_examples.FITNESS_PARAMS"
-    from evosearch.fitness.base import evaluate_batch
+    from evosearch.fitness.evaluate import evaluate_batch
 
     spec = FitnessSpec.from_config(_fitness_cfg(name, FITNESS_PARAMS[name]))
     genomes = [VectorGenome([0.5, 0.25]), VectorGenome([0.1, 0.9])]

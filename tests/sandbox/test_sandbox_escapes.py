@@ -273,7 +273,7 @@ LEAK = (
 
 def respond_leaking(request):
     """A scripted model whose self-modification leaves links to secrets in the agent."""
-    from test_dgm import DIAGNOSIS
+    from dgm_helpers import DIAGNOSIS
 
     text = request.messages[-1].content
     if "Diagnose why the agent failed" in text:
@@ -284,7 +284,7 @@ def respond_leaking(request):
 
 
 def test_a_dgm_child_never_stores_what_its_links_point_to(tmp_path, monkeypatch):
-    from test_dgm import dgm_config
+    from dgm_helpers import dgm_config
 
     from evosearch import Engine
     from evosearch.llm.base import clear_backends
@@ -330,8 +330,8 @@ def test_no_capabilities_and_no_nested_user_namespace():
 
 
 def test_status_shows_what_the_sandbox_enforced(tmp_path):
+    from code_run_helpers import code_run_config, rewrite
     from conftest import run_cli
-    from test_code_evolution_run import code_run_config, rewrite
 
     from evosearch import Engine
     from evosearch.llm.base import clear_backends
@@ -348,10 +348,10 @@ def test_status_shows_what_the_sandbox_enforced(tmp_path):
 
 
 def test_without_bubblewrap_a_code_run_refuses_to_start(tmp_path, monkeypatch):
-    from test_code_evolution_run import code_run_config
+    from code_run_helpers import code_run_config
 
     from evosearch import Engine
-    from evosearch.fitness import sandbox
+    from evosearch.sandbox import runner as sandbox
 
     sandbox.bwrap_path.cache_clear()
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evosearch.fitness import cartpole as cp
 from evosearch.fitness.base import FitnessContext
 from evosearch.genomes.seedchain import SeedChainGenome
+from evosearch.tasks import cartpole as cp
 
 # Seeds chosen so the population spans quick failures and 100+ step episodes.
 SEEDS = [0, 1, 2, 3, 9]

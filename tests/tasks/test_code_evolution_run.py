@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pyarrow.compute as pc
 import yaml
+from code_run_helpers import code_run_config, program, rewrite
 
 from evosearch import Engine, registry
 from evosearch.genomes.code import CodeGenome
@@ -13,20 +14,6 @@ from evosearch.individual import FitnessResult, Individual
 from evosearch.llm.base import clear_backends
 from evosearch.operators.base import Operator, VariationContext
 from evosearch.strategies.archive import _apply, variation_context
-
-EVALUATOR = """
-import evosearch_eval
-value = evosearch_eval.load_entry()()
-evosearch_eval.report(float(value), {"value": float(value)}, f"run() returned {value}")
-"""
-
-
-def program(value) -> str:
-    return f"def run():\n    return {value}\n"
-
-
-def rewrite(value) -> str:
-    return f"Return {value}.\n```python\n{program(value)}```\n"
 
 
 def test_variation_context_holds_parents_inspirations_and_the_best():
@@ -69,31 +56,6 @@ def test_only_operators_that_ask_for_a_context_get_one():
     _apply(WithContext(), [pool[0].genome], rng, pool, pool)
     assert rng.bit_generator.state == before  # no inspirations asked: no draws
     assert seen["context"].parents == (pool[0],) and seen["context"].best is pool[0]
-
-
-def code_run_config(tmp_path, responses: list[str]) -> dict:
-    (tmp_path / "prog").mkdir()
-    (tmp_path / "prog" / "main.py").write_text(program(1))
-    (tmp_path / "evaluator.py").write_text(EVALUATOR)
-    llm = {"ref": "scripted", "params": {"responses": responses}}
-    return {
-        "name": "code-e2e",
-        "seed": 1,
-        "budget": {"generations": 3},
-        "fitness": {
-            "ref": "code.sandbox",
-            "params": {"evaluator": str(tmp_path / "evaluator.py"), "limits": {"timeout": 20}},
-        },
-        "strategy": {
-            "ref": "archive",
-            "params": {
-                "population_size": 2,
-                "init": {"ref": "code.from_dir", "params": {"path": str(tmp_path / "prog")}},
-                "operators": [{"ref": "llm.rewrite", "params": {"llm": llm, "inspirations": 1}}],
-                "archive": {"ref": "population", "params": {"size": 4}},
-            },
-        },
-    }
 
 
 def test_a_code_evolution_run_records_failed_mutations_and_goes_on(tmp_path):

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from dgm_helpers import DIAGNOSIS, FIX, dgm_config
 
 from evosearch import Engine
 from evosearch.genomes.code import CodeGenome
@@ -16,34 +17,6 @@ from evosearch.tasks.dgm import smoke_test
 
 LIMITS = SandboxLimits(timeout=60)
 
-_REPAIRS = [
-    ("return sum(xs) / (len(xs) - 1)", "return sum(xs) / len(xs)"),
-    ("return max(lo, min(x, lo))", "return max(lo, min(x, hi))"),
-    ("return len(text.split(' ')) if text else 0", "return len(text.split()) if text else 0"),
-    ("for _ in range(n - 1):", "for _ in range(n):"),
-    ("return sorted(set(xs))", "return list(dict.fromkeys(xs))"),
-]
-# A scripted "model" that tries the fix of every generated repair task (edits whose old text
-# is absent fail harmlessly inside the agent).
-FIX = "".join(
-    f'<tool name="edit_file"><path>stats/core.py</path><old>{old}</old><new>{new}</new></tool>\n'
-    for old, new in _REPAIRS
-) + "<done/>"
-DIAGNOSIS = json.dumps(
-    {"problem_description": "The agent gives up too early.",
-     "implementation_suggestion": "Raise max_steps from 6 to 8."}
-)
-SELF_EDIT = (
-    '<tool name="edit_file"><path>agent/loop.py</path>'
-    "<old>def run_agent(root, task, max_steps=6,</old>"
-    "<new>def run_agent(root, task, max_steps=8,</new></tool>\n<done/>"
-)
-BREAK_SELF = (
-    '<tool name="write_file"><path>agent/tools.py</path><content>this is not python'
-    "</content></tool>\n<done/>"
-)
-
-
 @pytest.fixture(autouse=True)
 def _fresh_backends():
     clear_backends()
@@ -53,31 +26,6 @@ def _fresh_backends():
 
 def _agent() -> CodeGenome:
     return InitialAgent()(1, np.random.default_rng(0))[0]
-
-
-def _scripted(respond: str) -> dict:
-    return {"ref": "scripted", "params": {"respond": respond}}
-
-
-def respond_fixing(request):
-    """A scripted model: fixes the mean() repair, diagnoses, and edits the agent's loop."""
-    text = request.messages[-1].content
-    if "Diagnose why the agent failed" in text:
-        return DIAGNOSIS
-    if "Improve that code as described below" in text:
-        return SELF_EDIT
-    if "stats/core.py" in text and "Files in the task directory" in text:
-        return FIX
-    return "<done/>"
-
-
-def respond_breaking(request):
-    text = request.messages[-1].content
-    if "Diagnose why the agent failed" in text:
-        return DIAGNOSIS
-    if "Improve that code as described below" in text:
-        return BREAK_SELF
-    return "<done/>"
 
 
 def test_the_initial_agent_passes_its_own_smoke_test():
@@ -135,36 +83,8 @@ def test_parse_diagnosis_accepts_json_in_prose_and_rejects_the_rest():
             parse_diagnosis(bad)
 
 
-def dgm_config(respond: str, generations: int = 1, **fitness_extra) -> dict:
-    llm = _scripted(respond)
-    return {
-        "name": "dgm-test",
-        "seed": 0,
-        "budget": {"generations": generations},
-        "fitness": {
-            "ref": "dgm.coding",
-            "timeout": 600,
-            "params": {"llm": llm, "task_set": "repair", "stages": [2, 2], "threshold": 0.5,
-                       "agent_limits": {"timeout": 60}, "check_limits": {"timeout": 20},
-                       **fitness_extra},
-        },
-        "strategy": {
-            "ref": "archive",
-            "params": {
-                "population_size": 1,
-                "init": {"ref": "dgm.initial_agent"},
-                "init_size": 1,
-                "selector": {"ref": "dgm"},
-                "operators": [{"ref": "dgm.self_improve",
-                               "params": {"llm": llm, "limits": {"timeout": 60}}}],
-                "archive": {"ref": "dgm", "params": {"mode": "keep_all"}},
-            },
-        },
-    }
-
-
 def test_a_full_dgm_iteration_selects_diagnoses_self_modifies_and_archives(tmp_path):
-    cfg = dgm_config("test_dgm:respond_fixing", generations=2)
+    cfg = dgm_config("dgm_helpers:respond_fixing", generations=2)
     summary = Engine.create(cfg, tmp_path / "run").run()
     store = RunStore.open(tmp_path / "run")
     rows = {r["id"]: r for r in store.table().to_pylist()}
@@ -198,7 +118,7 @@ def test_export_writes_the_agent_as_a_runnable_package(tmp_path):
 
     from conftest import run_cli
 
-    Engine.create(dgm_config("test_dgm:respond_fixing", stages=[1]), tmp_path / "run").run()
+    Engine.create(dgm_config("dgm_helpers:respond_fixing", stages=[1]), tmp_path / "run").run()
     out = tmp_path / "agent"
     proc = run_cli("export", tmp_path / "run", "0", "--to", out)
     assert proc.returncode == 0, proc.stderr
@@ -216,7 +136,7 @@ def test_export_writes_the_agent_as_a_runnable_package(tmp_path):
 
 
 def test_staged_evaluation_stops_below_the_threshold(tmp_path):
-    cfg = dgm_config("test_dgm:respond_breaking", threshold=0.5)
+    cfg = dgm_config("dgm_helpers:respond_breaking", threshold=0.5)
     cfg["budget"]["generations"] = 1
     Engine.create(cfg, tmp_path / "run").run()
     metrics = dict(RunStore.open(tmp_path / "run").get(0).result.metrics)
@@ -224,7 +144,7 @@ def test_staged_evaluation_stops_below_the_threshold(tmp_path):
 
 
 def test_an_agent_that_breaks_its_own_import_lands_as_invalid_and_is_never_a_parent(tmp_path):
-    cfg = dgm_config("test_dgm:respond_breaking", generations=3, stages=[1])
+    cfg = dgm_config("dgm_helpers:respond_breaking", generations=3, stages=[1])
     Engine.create(cfg, tmp_path / "run").run()
     rows = RunStore.open(tmp_path / "run").table().to_pylist()
     children = [r for r in rows if r["operator"] == "dgm.self_improve"]
@@ -235,7 +155,7 @@ def test_an_agent_that_breaks_its_own_import_lands_as_invalid_and_is_never_a_par
 
 def test_a_dgm_run_resumes_in_the_middle(tmp_path):
     run = tmp_path / "run"
-    Engine.create(dgm_config("test_dgm:respond_fixing", generations=2, stages=[1]), run).run()
+    Engine.create(dgm_config("dgm_helpers:respond_fixing", generations=2, stages=[1]), run).run()
     before = RunStore.open(run).table()
     engine = Engine.resume(run, budget_overrides=["budget.generations=3"])
     engine.run()

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from evosearch.config import FitnessConfig
-from evosearch.fitness.base import FitnessContext, FitnessSpec, evaluate_batch
+from evosearch.fitness.base import FitnessContext, FitnessSpec
+from evosearch.fitness.evaluate import evaluate_batch
 from evosearch.genomes.vector import VectorGenome
 from evosearch.tasks.arm import arm_simulate
 

@@ -9,9 +9,8 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
-from evosearch.fitness import lm_tasks
 from evosearch.models.bytetok import byte_tokenizer
-from evosearch.tasks import lm_data
+from evosearch.tasks import lm_data, lm_tasks
 
 CONFIDENCE = 20.0  # oracle logit of the token it wants; all others are 0
 
