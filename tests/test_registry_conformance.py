@@ -168,8 +168,9 @@ def test_fitness_protocol(name):
     assert len(results) == 2 and all(r.ok and math.isfinite(r.score) for r in results), results
 
 
-@pytest.mark.parametrize("name", here(registry.llms))
+@pytest.mark.parametrize("name", sorted(set(here(registry.llms)) | set(LLM_PARAMS)))
 def test_llm_backend_protocol(name):
+    """Shipped backends built here, and the suite's own (``scripted``, registered by conftest)."""
     backend = build(registry.llms, name, LLM_PARAMS)
     assert callable(backend.generate)
 
