@@ -29,13 +29,15 @@ demo: sysdeps-sandbox $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check evosearch tests benchmarks examples
+	$(BIN)/lint-imports
 
 test: sysdeps $(STAMP)
 	$(BIN)/ruff check evosearch tests benchmarks examples
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache runs .cache
+	rm -rf $(VENV) .pytest_cache .import_linter_cache runs .cache

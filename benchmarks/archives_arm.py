@@ -31,9 +31,9 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from evosearch.archives.grid import GridArchive  # noqa: E402
 from evosearch.engine import Engine  # noqa: E402
-from evosearch.fitness.arm import arm_simulate  # noqa: E402
 from evosearch.genomes.vector import VectorGenome  # noqa: E402
 from evosearch.individual import FitnessResult, Individual  # noqa: E402
+from evosearch.tasks.arm import arm_simulate  # noqa: E402
 
 DOF, CELLS, BOUND = 12, [100, 100], 12.0
 OFFSET = -(math.pi**2)

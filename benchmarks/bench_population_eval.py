@@ -29,10 +29,10 @@ def _time(fn, repeat: int = 1) -> tuple[float, object]:
 
 
 def cartpole(pop: int, episodes: int, generations: int) -> None:
-    from evosearch.fitness import cartpole as cp
     from evosearch.genomes.seedchain import SeedChainGenome
     from evosearch.individual import FitnessResult
     from evosearch.strategies.deep_ga import DeepGA, DeepGAParams
+    from evosearch.tasks import cartpole as cp
 
     spec = cp.policy_spec([16])
     ga = DeepGA(
@@ -69,8 +69,8 @@ def cartpole(pop: int, episodes: int, generations: int) -> None:
 def lm(n_models: int) -> None:
     from transformers import AutoModelForCausalLM
 
-    from evosearch.fitness import lm_tasks
-    from evosearch.models import tinylm
+    from evosearch.scenarios.demo_models import tinylm
+    from evosearch.tasks import lm_tasks
 
     paths = tinylm.build_models()
     print("\nLM tasks: test split (300 add + 300 rev) per model, greedy exact match")

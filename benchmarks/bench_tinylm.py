@@ -20,8 +20,8 @@ import torch
 def main() -> None:
     from transformers import AutoModelForCausalLM
 
-    from evosearch.fitness import lm_tasks
-    from evosearch.models import tinylm
+    from evosearch.scenarios.demo_models import tinylm
+    from evosearch.tasks import lm_tasks
 
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as root:

@@ -141,8 +141,8 @@ def copy_bandwidth(nbytes: int) -> float:
 def noise_bench(paths: dict[str, str]) -> dict:
     import torch
 
+    from evosearch.models.noise import add_noise
     from evosearch.models.pool import ModelPool
-    from evosearch.operators.noise import add_noise
 
     sd = ModelPool({"m0": paths["m0"]}).state_dict("m0")
     t0 = time.perf_counter()

@@ -23,7 +23,7 @@ from evotorch import Problem
 from evotorch.algorithms import CMAES
 
 from evosearch import Engine
-from evosearch.fitness.bbob import BBOB_FUNCTIONS, get_problem
+from evosearch.tasks.bbob import BBOB_FUNCTIONS, get_problem
 
 FUNCTIONS = (1, 2, 8, 12, 15)
 DIM = 10

@@ -21,10 +21,10 @@ import time
 
 import numpy as np
 
-from evosearch.fitness.coding_tasks import check_task, run_agent, task_list
-from evosearch.fitness.sandbox import SandboxLimits, run_sandboxed
-from evosearch.models.tinylm import save_random_llama
 from evosearch.operators.dgm import InitialAgent
+from evosearch.sandbox.runner import SandboxLimits, run_sandboxed
+from evosearch.scenarios.demo_models.tinylm import save_random_llama
+from evosearch.tasks.coding import check_task, run_agent, task_list
 
 
 def main() -> None:

@@ -22,12 +22,12 @@ import time
 
 import numpy as np
 
-from evosearch.fitness.bbob import BBOB_FUNCTIONS, get_problem
 from evosearch.individual import FitnessResult
 from evosearch.llm.base import backend_from_config
 from evosearch.strategies.evollm import EvoLLM, EvoLLMParams
 from evosearch.strategies.evotorch import CMAES, SNES
 from evosearch.strategies.simple import HillClimb, RandomSearch
+from evosearch.tasks.bbob import BBOB_FUNCTIONS, get_problem
 
 METHODS = ("random", "hill_climb", "cmaes", "snes", "evollm")
 
@@ -52,8 +52,8 @@ def make(method: str, d: int, popsize: int, seed: int, llm: dict, levers: dict |
 
 def teacher_final(problem, generations, popsize, seed, levers) -> float:
     """The offline model's teacher policy run as EvoLLM's loop (no LM), final precision."""
-    from evosearch.models.evollm_lm import TrainRecipe, rollout
-    from evosearch.models.evollm_targets import candidate_means
+    from evosearch.scenarios.demo_models.evollm_lm import TrainRecipe, rollout
+    from evosearch.scenarios.demo_models.evollm_targets import candidate_means
 
     recipe = TrainRecipe(generations=generations, popsize=popsize,
                          **{k: v for k, v in levers.items()

@@ -28,8 +28,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from evosearch.fitness.base import FitnessContext  # noqa: E402
-from evosearch.fitness.code import code_sandbox  # noqa: E402
 from evosearch.genomes.code import CodeGenome  # noqa: E402
+from evosearch.tasks.code_evaluator import code_sandbox  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "circle-packing"
 TRIVIAL = "import evosearch_eval\nevosearch_eval.report(1.0)\n"
@@ -45,7 +45,7 @@ def load(path: pathlib.Path, name: str):
 def in_process() -> float:
     # A fresh import each time, like a new candidate, then the evaluator's checks.
     program = load(EXAMPLE / "initial_program" / "main.py", "candidate")
-    sys.modules["evosearch_eval"] = load(ROOT / "evosearch/fitness/evaluator_api.py", "api")
+    sys.modules["evosearch_eval"] = load(ROOT / "evosearch/sandbox/evaluator_api.py", "api")
     evaluator = load(EXAMPLE / "evaluator.py", "evaluator")
     centers, radii = program.run()
     assert not evaluator.check(centers, radii)

@@ -29,14 +29,13 @@ from evosearch.genomes.vector import VectorGenome
 from evosearch.individual import Cost, FitnessResult, Individual, Status
 from evosearch.llm.base import Completion, LLMBackend, LLMRequest, Message
 from evosearch.operators.base import (
-    PARAMS,
-    STATEFUL,
     Initializer,
     Operator,
     Selector,
     VariationContext,
     VariationError,
 )
+from evosearch.plugin_params import PARAMS, STATEFUL
 from evosearch.registry import (
     archives,
     executors,

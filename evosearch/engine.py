@@ -27,7 +27,8 @@ from evosearch.archives.rebuild import archive_tables
 from evosearch.batch import Batch, Results
 from evosearch.config import RunConfig, dump_config, load_config
 from evosearch.executors.base import Executor, Task
-from evosearch.fitness.base import FitnessContext, FitnessSpec, row_seeds
+from evosearch.fitness.base import FitnessContext, FitnessSpec
+from evosearch.fitness.evaluate import row_seeds
 from evosearch.individual import Individual, best_of
 from evosearch.llm import base as llm_base
 from evosearch.run_health import RunHealth

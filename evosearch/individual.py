@@ -1,4 +1,7 @@
-"""The records every part of evosearch passes around: ``Individual`` and ``FitnessResult``."""
+"""The records every part of evosearch passes around: ``Individual``, ``FitnessResult`` ...
+
+``Offspring`` is what a strategy proposes before it becomes an ``Individual``.
+"""
 
 from __future__ import annotations
 
@@ -217,6 +220,30 @@ class Individual:
 
     def with_result(self, result: FitnessResult) -> Individual:
         return dataclasses.replace(self, result=result)
+
+
+@dataclasses.dataclass(frozen=True)
+class Offspring:
+    """What a strategy's ``_ask`` proposes; ``ask`` turns it into an ``Individual``.
+
+    Attributes:
+        genome: The new genome.
+        parent_ids: Ids of the parents it came from.
+        operator: Operator name(s), e.g. ``vector.sbx+vector.gaussian``.
+        operator_params: JSON-able parameters of that application.
+        island: Island index.
+        result: Set when the variation itself failed (e.g. unparseable LLM output): the
+            individual is stored with this result and not evaluated.
+        cost: LLM usage spent producing it.
+    """
+
+    genome: Genome
+    parent_ids: tuple[int, ...] = ()
+    operator: str = "init"
+    operator_params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    island: int = 0
+    result: FitnessResult | None = None
+    cost: Cost = dataclasses.field(default_factory=Cost)
 
 
 def best_of(individuals: Sequence[Individual]) -> Individual | None:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -71,9 +72,10 @@ def _derives(
 
     def checker(name: str, obj: Any, meta: dict) -> None:
         if isinstance(obj, type):
-            from evosearch.registry import resolve_reference
-
-            cls = resolve_reference(base)
+            # the family's base by name, as the registry's own table names plugins: this
+            # module sits below every plugin family and imports none of them statically
+            module, _, attr = base.partition(":")
+            cls = getattr(importlib.import_module(module), attr)
             if not issubclass(obj, cls):
                 raise TypeError(
                     f"{name!r}: {_qualname(obj)} must derive from evosearch.api.{cls.__name__}, "

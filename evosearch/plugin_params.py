@@ -1,9 +1,11 @@
 """Building a plugin from its config: parameters, deprecations and the registry's error type.
 
-Parameter validation with key paths, the population-size spellings, and the warning for
-old config spellings and plugin names.
-
-``registry`` re-exports everything here; this module imports nothing of evosearch.
+Parameter validation with key paths, the population-size spellings, the warning for old
+config spellings and plugin names, and the pydantic settings of plugin parameter classes:
+operators, selectors, initializers and archives are pydantic dataclasses
+(``@dataclass(config=PARAMS)``), validated, strict and frozen. This sits below the plugin
+families, so an archive need not import the operators' module for it; ``registry`` and
+``evosearch.api`` re-export what is here. It imports nothing of evosearch.
 """
 
 from __future__ import annotations
@@ -11,6 +13,13 @@ from __future__ import annotations
 import inspect
 import warnings
 from typing import Any
+
+import pydantic
+
+# Frozen, strict parameter models for operators, selectors, initializers and archives.
+PARAMS = pydantic.ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+# The same for stateful plugins (archives), whose parameters are fixed but state is not.
+STATEFUL = pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
 
 class RegistryError(ValueError):
@@ -42,8 +51,6 @@ def instantiate(
     Raises:
         RegistryError: naming ``key`` and the accepted parameters.
     """
-    import pydantic
-
     if not isinstance(params, dict):
         raise RegistryError(f"{key}: must be a mapping of parameters, got {type(params).__name__}")
     params, renamed = _population_size(cls, params, key) if population else (params, {})

@@ -8,6 +8,7 @@ import numpy as np
 
 from evosearch.genomes.vector import VectorGenome
 from evosearch.individual import FitnessResult, Individual, Status
+from evosearch.strategies.archive import ArchiveStrategy
 
 
 def ind(
@@ -33,3 +34,8 @@ def ind(
         island=island,
         result=result,
     )
+
+
+
+class RenamedArchiveStrategy(ArchiveStrategy):
+    """``ArchiveStrategy`` under another name (configs name it by reference)."""

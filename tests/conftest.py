@@ -8,10 +8,16 @@ import subprocess
 import sys
 
 import pytest
+import scripted_backend
 
 pytest_plugins = ["pico_models"]  # pico model fixtures (weights tests)
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the test-only ``scripted`` LLM backend before collection (it is no built-in)."""
+    scripted_backend.register()
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:

@@ -51,7 +51,7 @@ FITNESS_PARAMS: dict[str, dict] = {
     "rastrigin-shifted": {"shift": 1.0},
 }
 
-# LLM backends (test-only ones included): params that build them offline.
+# LLM backends (the suite's own ``scripted`` included): params that build them offline.
 LLM_PARAMS: dict[str, dict] = {"scripted": {"responses": ["hello"]}}
 
 # family -> name -> where it is tested (plugins this suite does not build and call).
@@ -81,12 +81,12 @@ EXERCISED_ELSEWHERE: dict[str, dict[str, str]] = {
         "noise.gaussian": "tests/models/test_weights_recipes.py (needs a model pool)",
         "seedchain.mutate": "tests/genomes/test_seedchain.py",
         "dgm.self_improve": "DGM scenario tests",
-        "llm.code_crossover": "tests/test_llm_operators.py",
-        "llm.diff": "tests/test_llm_operators.py",
-        "llm.evoprompt_de": "tests/test_llm_operators.py",
-        "llm.evoprompt_ga": "tests/test_llm_operators.py",
-        "llm.prompt_mutate": "tests/test_llm_operators.py",
-        "llm.rewrite": "tests/test_llm_operators.py",
+        "llm.code_crossover": "tests/operators/test_llm_operators.py",
+        "llm.diff": "tests/operators/test_llm_operators.py",
+        "llm.evoprompt_de": "tests/operators/test_llm_operators.py",
+        "llm.evoprompt_ga": "tests/operators/test_llm_operators.py",
+        "llm.prompt_mutate": "tests/operators/test_llm_operators.py",
+        "llm.rewrite": "tests/operators/test_llm_operators.py",
     },
     "selector": {
         "dgm.score_child_prop": "DGM selection tests",

@@ -161,7 +161,7 @@ def test_fitness_protocol(name):
     entry = registry.fitnesses.get(name)
     assert callable(entry.obj) and isinstance(entry.meta.get("batched", False), bool)
     assert name in FITNESS_PARAMS, f"add {name!r} to plugin_examples.FITNESS_PARAMS"
-    from evosearch.fitness.base import evaluate_batch
+    from evosearch.fitness.evaluate import evaluate_batch
 
     spec = FitnessSpec.from_config(_fitness_cfg(name, FITNESS_PARAMS[name]))
     genomes = [VectorGenome([0.5, 0.25]), VectorGenome([0.1, 0.9])]
@@ -169,8 +169,9 @@ def test_fitness_protocol(name):
     assert len(results) == 2 and all(r.ok and math.isfinite(r.score) for r in results), results
 
 
-@pytest.mark.parametrize("name", here(registry.llms))
+@pytest.mark.parametrize("name", sorted(set(here(registry.llms)) | set(LLM_PARAMS)))
 def test_llm_backend_protocol(name):
+    """Shipped backends built here, and the suite's own (``scripted``, registered by conftest)."""
     backend = build(registry.llms, name, LLM_PARAMS)
     assert callable(backend.generate)
 

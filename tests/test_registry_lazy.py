@@ -15,7 +15,7 @@ from evosearch import registry
 from evosearch.builtin_plugins import BUILTINS
 
 # Not plugin modules: the package's entry script and the DGM agent's own source tree.
-NOT_IMPORTABLE = ("evosearch.__main__", "evosearch.scenarios.dgm_agent.agent")
+NOT_IMPORTABLE = ("evosearch.__main__", "evosearch.tasks.dgm_agent.agent")
 
 
 def _import_every_module() -> None:

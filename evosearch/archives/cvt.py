@@ -10,7 +10,7 @@ from ribs.archives import k_means_centroids
 from evosearch import registry
 from evosearch.archives.cells import CellArchive, check_ranges
 from evosearch.archives.descriptors import DescriptorSpec
-from evosearch.operators.base import STATEFUL
+from evosearch.plugin_params import STATEFUL
 
 
 @registry.archives.register("cvt")

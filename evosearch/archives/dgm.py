@@ -22,7 +22,8 @@ from evosearch.archives.base import Archive, EventLog, ListMembers
 from evosearch.archives.population import AddStatus
 from evosearch.archives.tables import Event
 from evosearch.individual import Individual
-from evosearch.operators.base import PARAMS, STATEFUL, Selector
+from evosearch.operators.base import Selector
+from evosearch.plugin_params import PARAMS, STATEFUL
 
 
 @registry.archives.register("dgm")

@@ -9,7 +9,7 @@ from ribs.archives import GridArchive as RibsGridArchive
 from evosearch import registry
 from evosearch.archives.cells import CellArchive, check_ranges
 from evosearch.archives.descriptors import DescriptorSpec
-from evosearch.operators.base import STATEFUL
+from evosearch.plugin_params import STATEFUL
 
 
 @registry.archives.register("grid")

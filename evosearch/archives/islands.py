@@ -27,7 +27,7 @@ from evosearch.archives.population import AddStatus
 from evosearch.archives.tables import MembershipEvent, QDStats
 from evosearch.config import PluginConfig
 from evosearch.individual import Individual
-from evosearch.operators.base import STATEFUL
+from evosearch.plugin_params import STATEFUL
 
 
 @registry.archives.register("islands")

@@ -22,7 +22,8 @@ from evosearch.archives.descriptors import DescriptorSpec, descriptors_of
 from evosearch.archives.population import AddStatus
 from evosearch.archives.tables import Event
 from evosearch.individual import Individual
-from evosearch.operators.base import PARAMS, STATEFUL, Selector
+from evosearch.operators.base import Selector
+from evosearch.plugin_params import PARAMS, STATEFUL
 
 
 def knn_novelty(points: np.ndarray, reference: np.ndarray, k: int, *, exclude_self=False):

@@ -13,7 +13,7 @@ from evosearch import registry
 from evosearch.archives.base import Archive, EventLog, qd_stats_of
 from evosearch.archives.tables import Event, QDStats
 from evosearch.individual import Individual
-from evosearch.operators.base import STATEFUL
+from evosearch.plugin_params import STATEFUL
 
 
 class AddStatus(enum.StrEnum):

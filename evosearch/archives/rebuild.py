@@ -1,13 +1,15 @@
-"""Archive state from the run directory, and the tables written at each commit.
+"""Archive state from the committed individuals, and the tables written at each commit.
 
 The archive is a pure function of the stored, ordered individuals and the archive config
-(DESIGN §5): ``rebuild_archive`` replays the committed individuals, part by part, into a
-fresh archive. ``archive_tables`` turns what an archive did since the last commit into the
-``archive`` and ``qd`` tables (``tables.py``) that ``RunStore.commit`` writes.
+(DESIGN §5): ``rebuild_archive`` replays the committed individuals, commit by commit, into a
+fresh archive (the caller reads them from the run directory: this package knows no store).
+``archive_tables`` turns what an archive did since the last commit into the ``archive`` and
+``qd`` tables (``tables.py``) that the store writes at each commit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -15,12 +17,14 @@ import pyarrow as pa
 from evosearch import registry
 from evosearch.archives.tables import ARCHIVE_TABLE, QD_TABLE, events_table, qd_table
 from evosearch.config import PluginConfig, RunConfig
-from evosearch.store import schema
-from evosearch.store.runstore import RunStore
+from evosearch.individual import Individual
 
 
 def archive_config(config: RunConfig | PluginConfig | dict[str, Any]) -> PluginConfig:
     """The archive plugin config of a run config (``strategy.params.archive``).
+
+    Without ``strategy.params.archive``, the archive the strategy keeps by default: the
+    default of the ``archive`` field of its ``Params`` (the strategy is looked up by name).
 
     Raises:
         ValueError: if the run's strategy has no archive.
@@ -30,9 +34,20 @@ def archive_config(config: RunConfig | PluginConfig | dict[str, Any]) -> PluginC
     if isinstance(config, dict):
         return PluginConfig.model_validate(config)
     archive = config.strategy.params.get("archive")
-    if config.strategy.name != "archive" and archive is None:
+    if archive is None:
+        archive = _default_archive(config.strategy.name)
+    if archive is None:
         raise ValueError(f"strategy {config.strategy.name!r} keeps no archive")
-    return PluginConfig.model_validate(archive or {"ref": "population"})
+    return PluginConfig.model_validate(archive)
+
+
+def _default_archive(strategy: str) -> Any:
+    """The default of the strategy's ``Params.archive`` field, or None without one."""
+    params = getattr(registry.strategies.get(strategy).obj, "Params", None)
+    field = (getattr(params, "model_fields", None) or {}).get("archive")
+    if field is None or field.is_required():
+        return None
+    return field.get_default(call_default_factory=True)
 
 
 def build_archive(config: RunConfig | PluginConfig | dict[str, Any]):
@@ -41,19 +56,22 @@ def build_archive(config: RunConfig | PluginConfig | dict[str, Any]):
     return registry.archives.get(cfg.name).create(cfg.params, key="strategy.params.archive")
 
 
-def rebuild_archive(store: RunStore, config: RunConfig | PluginConfig | dict[str, Any]):
-    """Replay the committed individuals of ``store`` (commit order) into a fresh archive.
+def rebuild_archive(
+    commits: Iterable[Sequence[Individual]], config: RunConfig | PluginConfig | dict[str, Any]
+):
+    """Replay committed individuals, one batch per commit in commit order, into a fresh archive.
 
     Args:
-        store: An open run directory (the WAL is not replayed; only committed parts).
+        commits: The individuals of each commit (a run directory's committed parts; the WAL
+            is not replayed).
         config: The run config (or the archive plugin config).
 
     Returns:
         The archive, with its event log drained.
     """
     archive = build_archive(config)
-    for table in store.iter_commits():
-        archive.add(schema.from_table(table, store.facts))
+    for individuals in commits:
+        archive.add(list(individuals))
     archive.drain_events()
     return archive
 

@@ -103,7 +103,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if info["tokens_in"] or info["tokens_out"] or info["cost_usd"]:
         info["llm_by_operator"] = _llm_by_operator(table)
     if table.num_rows:  # what the last code evaluation's sandbox enforced (issue 12)
-        from evosearch.fitness.sandbox import isolation_in
+        from evosearch.sandbox.runner import isolation_in
 
         recent = store.table(["feedback"]).slice(max(0, table.num_rows - 50))["feedback"]
         found = (isolation_in(f) for f in reversed(recent.to_pylist()))

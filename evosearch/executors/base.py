@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from evosearch.batch import Batch, Results
-from evosearch.fitness.base import FitnessContext, FitnessSpec, VectorRows
+from evosearch.fitness.base import FitnessContext, FitnessSpec
+from evosearch.fitness.evaluate import VectorRows
 from evosearch.genomes.base import Genome
 from evosearch.individual import FitnessResult, Status
 
@@ -172,7 +173,7 @@ def run_task(task: Task) -> list[FitnessResult] | Results:
     A fitness declared with ``setup=`` gets its per-process resource in ``ctx.resource``;
     a setup that raises makes every evaluation of the task a ``failed`` result.
     """
-    from evosearch.fitness.base import evaluate_batch, evaluate_one, evaluate_rows
+    from evosearch.fitness.evaluate import evaluate_batch, evaluate_one, evaluate_rows
     from evosearch.fitness.resources import SetupFailed, with_resource
 
     try:

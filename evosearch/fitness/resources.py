@@ -23,7 +23,8 @@ import threading
 from typing import Any
 
 from evosearch import registry
-from evosearch.fitness.base import FitnessContext, FitnessSpec, _format_exception
+from evosearch.fitness.base import FitnessContext, FitnessSpec
+from evosearch.fitness.evaluate import _format_exception
 
 _resources: dict[tuple[str, str, str, str], Any] = {}
 _lock = threading.Lock()

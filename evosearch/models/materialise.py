@@ -20,8 +20,8 @@ from safetensors.torch import load_file, save_file
 
 from evosearch.genomes.weights import WeightsGenome, validate_recipe
 from evosearch.models import merging
+from evosearch.models.noise import add_noise
 from evosearch.models.pool import ModelPool, PoolError
-from evosearch.operators.noise import add_noise
 
 StateDict = dict[str, torch.Tensor]
 

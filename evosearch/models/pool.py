@@ -127,7 +127,8 @@ class ModelPool:
 
         ``build`` names a function (``package.module:function``) returning name → path, for
         models the project makes and caches itself (e.g.
-        ``evosearch.models.tinylm:build_models``); ``models`` entries override or add to it.
+        ``evosearch.scenarios.demo_models.tinylm:build_models``); ``models`` entries override
+        or add to it.
 
         Raises:
             PoolError: when no models are given or the pool is unusable.

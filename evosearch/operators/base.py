@@ -15,16 +15,13 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
-import pydantic
 
 from evosearch.genomes.base import Genome
-from evosearch.individual import Cost, Individual
-from evosearch.strategies.base import Offspring
+from evosearch.individual import Cost, Individual, Offspring
 
-# Frozen, strict parameter models for operators, selectors, initializers and archives.
-PARAMS = pydantic.ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
-# The same for stateful plugins (archives), whose parameters are fixed but state is not.
-STATEFUL = pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+# re-exported: operator plugins import them from here
+from evosearch.plugin_params import PARAMS as PARAMS
+from evosearch.plugin_params import STATEFUL as STATEFUL
 
 
 class VariationError(Exception):

@@ -20,8 +20,6 @@ from pydantic.dataclasses import dataclass
 
 from evosearch import registry
 from evosearch.config import PluginConfig
-from evosearch.fitness.coding_tasks import log_tail, run_agent
-from evosearch.fitness.sandbox import SandboxLimits
 from evosearch.genomes.code import CodeGenome
 from evosearch.llm.templates import render
 from evosearch.operators.base import (
@@ -33,7 +31,9 @@ from evosearch.operators.base import (
     VariationError,
 )
 from evosearch.operators.llm_common import ask_llm
-from evosearch.scenarios.dgm_agent import ENTRY, initial_agent_files
+from evosearch.sandbox.runner import SandboxLimits
+from evosearch.tasks.coding import log_tail, run_agent
+from evosearch.tasks.dgm_agent import ENTRY, initial_agent_files
 
 _JSON = re.compile(r"\{.*\}", re.S)
 AGENT_CODE_CHARS = 12000
@@ -42,7 +42,7 @@ AGENT_CODE_CHARS = 12000
 @registry.initializers.register("dgm.initial_agent")
 @dataclass(config=PARAMS)
 class InitialAgent(Initializer):
-    """The DGM's root: the shipped initial coding agent (``evosearch/scenarios/dgm_agent``)."""
+    """The DGM's root: the shipped initial coding agent (``evosearch/tasks/dgm_agent``)."""
 
     def __call__(self, n: int, rng: np.random.Generator) -> list[CodeGenome]:
         return [CodeGenome(initial_agent_files(), ENTRY) for _ in range(n)]

@@ -68,9 +68,9 @@ def dfs_config(
 def main(argv: list[str] | None = None) -> int:
     from evosearch.engine import Engine
     from evosearch.fitness.base import FitnessContext
-    from evosearch.fitness.minilm import minilm_dfs, minilm_tasks
     from evosearch.genomes.vector import VectorGenome
     from evosearch.store import RunStore
+    from evosearch.tasks.minilm import minilm_dfs, minilm_tasks
 
     ap = argparse.ArgumentParser(prog="python -m evosearch.scenarios.minilm_dfs")
     ap.add_argument("--ps-run", required=True, help="a finished minilm_merge run directory")

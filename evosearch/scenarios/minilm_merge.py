@@ -1,9 +1,9 @@
 """Scenario: evolutionary merge of MiniLM-L6 experts fine-tuned from pretrained weights.
 
-The pool (``evosearch.models.minilm``): the pretrained all-MiniLM-L6-v2 encoder and one expert
-per generated task (sentiment, topic, negation, question type), each fine-tuned from it with
-its own frozen linear head. A merge combines the encoders; each task keeps its head
-(fitness ``weights.minilm_tasks``: mean accuracy over the four tasks).
+The pool (``evosearch.scenarios.demo_models.minilm``): the pretrained all-MiniLM-L6-v2 encoder
+and one expert per generated task (sentiment, topic, negation, question type), each
+fine-tuned from it with its own frozen linear head. A merge combines the encoders; each task
+keeps its head (fitness ``weights.minilm_tasks``: mean accuracy over the four tasks).
 
 Compared on the held-out ``test`` split, each picked on ``val``:
 
@@ -29,9 +29,12 @@ from typing import Any
 import torch
 
 from evosearch.genomes.weights import WeightsGenome
-from evosearch.models.text_tasks import TASKS
+from evosearch.tasks.text_classification import TASKS
 
-POOL: dict[str, Any] = {"build": "evosearch.models.minilm:build_models", "reference": "base"}
+POOL: dict[str, Any] = {
+    "build": "evosearch.scenarios.demo_models.minilm:build_models",
+    "reference": "base",
+}
 EXPERTS = tuple(f"expert_{t}" for t in TASKS)
 FITNESS = "weights.minilm_tasks"
 
@@ -125,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     """Score the baselines on val, evolve, then report the finalists on test."""
     from evosearch.engine import Engine
     from evosearch.fitness.base import FitnessContext
-    from evosearch.fitness.minilm import minilm_tasks
     from evosearch.store import RunStore
+    from evosearch.tasks.minilm import minilm_tasks
 
     ap = argparse.ArgumentParser(prog="python -m evosearch.scenarios.minilm_merge")
     ap.add_argument("--generations", type=int, default=6)

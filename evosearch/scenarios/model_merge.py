@@ -19,8 +19,11 @@ from typing import Any
 
 from evosearch.genomes.weights import WeightsGenome
 
-#: The offline demo pool: base + two experts made by ``evosearch.models.tinylm``.
-TINY_POOL: dict[str, Any] = {"build": "evosearch.models.tinylm:build_models", "reference": "base"}
+#: The offline demo pool: base + two experts made by ``evosearch.scenarios.demo_models.tinylm``.
+TINY_POOL: dict[str, Any] = {
+    "build": "evosearch.scenarios.demo_models.tinylm:build_models",
+    "reference": "base",
+}
 EXPERTS = ("expert_add", "expert_rev")
 
 
@@ -123,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     """Score the baselines, run the evolutionary merge, print the comparison."""
     from evosearch.engine import Engine
     from evosearch.fitness.base import FitnessContext
-    from evosearch.fitness.weights import lm_tasks
     from evosearch.store import RunStore
+    from evosearch.tasks.weights import lm_tasks
 
     ap = argparse.ArgumentParser(prog="python -m evosearch.scenarios.model_merge")
     ap.add_argument("--generations", type=int, default=8)

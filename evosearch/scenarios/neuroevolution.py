@@ -59,7 +59,7 @@ def test_return(
     genome: Any, hidden: tuple[int, ...] = (16,), episodes: int = TEST_EPISODES
 ) -> float:
     """Mean return of one seed-chain policy over the test episodes (100 by default)."""
-    from evosearch.fitness.cartpole import batched_returns, policy_spec
+    from evosearch.tasks.cartpole import batched_returns, policy_spec
 
     returns = batched_returns([genome], policy_spec(hidden), episodes=episodes, seed=TEST_SEED)
     return float(returns.mean())

@@ -230,8 +230,10 @@ class ArchiveStrategy(Strategy):
             store: The run's ``RunStore``.
         """
         from evosearch.archives.rebuild import rebuild_archive
+        from evosearch.store import schema
 
-        self.archive = rebuild_archive(store, self.params.archive)
+        commits = (schema.from_table(t, store.facts) for t in store.iter_commits())
+        self.archive = rebuild_archive(commits, self.params.archive)
         table = store.table(["fingerprint", "parent_ids"])
         self._seen = {fp.hex() for fp in table["fingerprint"].to_pylist()}  # 16-byte prefixes
         self._children = Counter(p for ps in table["parent_ids"].to_pylist() for p in set(ps or ()))

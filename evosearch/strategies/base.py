@@ -16,41 +16,15 @@ its ``__init__`` builds from the config: parameters, plugins, library searchers)
 from __future__ import annotations
 
 import abc
-import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
 from evosearch.batch import Batch, Results
-from evosearch.genomes.base import Genome
-from evosearch.individual import Cost, FitnessResult, Individual
+from evosearch.individual import Individual, Offspring
 from evosearch.strategies import state as state_codec
-
-
-@dataclasses.dataclass(frozen=True)
-class Offspring:
-    """What a strategy's ``_ask`` proposes; ``ask`` turns it into an ``Individual``.
-
-    Attributes:
-        genome: The new genome.
-        parent_ids: Ids of the parents it came from.
-        operator: Operator name(s), e.g. ``vector.sbx+vector.gaussian``.
-        operator_params: JSON-able parameters of that application.
-        island: Island index.
-        result: Set when the variation itself failed (e.g. unparseable LLM output): the
-            individual is stored with this result and not evaluated.
-        cost: LLM usage spent producing it.
-    """
-
-    genome: Genome
-    parent_ids: tuple[int, ...] = ()
-    operator: str = "init"
-    operator_params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    island: int = 0
-    result: FitnessResult | None = None
-    cost: Cost = dataclasses.field(default_factory=Cost)
 
 
 class Strategy(abc.ABC):

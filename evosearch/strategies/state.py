@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from evosearch.genomes.base import genome_from_json
-from evosearch.individual import Cost, FitnessResult, Individual, Status
+from evosearch.individual import Cost, FitnessResult, Individual, Offspring, Status
 
 TAG = "__t__"
 _INT64 = (-(2**63), 2**63 - 1)
@@ -112,8 +112,6 @@ def decode(value: Any) -> Any:
     if tag == "ind":
         return individual_from_json(json.loads(value["v"]))
     if tag == "offspring":
-        from evosearch.strategies.base import Offspring
-
         return Offspring(**decode(value["v"]))
     if tag == "FitnessResult":
         return _result(json.loads(value["v"]))

@@ -9,7 +9,8 @@ from conftest import sphere_config
 
 from evosearch import Engine
 from evosearch.config import load_config
-from evosearch.fitness.base import FitnessContext, FitnessSpec, evaluate_batch, evaluate_one
+from evosearch.fitness.base import FitnessContext, FitnessSpec
+from evosearch.fitness.evaluate import evaluate_batch, evaluate_one
 from evosearch.genomes import VectorGenome
 from evosearch.individual import FitnessResult, Status, coerce_result
 from evosearch.store import RunStore

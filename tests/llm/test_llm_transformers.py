@@ -16,7 +16,7 @@ CONTEXT = 128
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    from evosearch.models.tinylm import save_random_llama
+    from evosearch.scenarios.demo_models.tinylm import save_random_llama
 
     path = tmp_path_factory.mktemp("tiny-llama")
     save_random_llama(path, hidden=32, intermediate=64, layers=2, heads=4,

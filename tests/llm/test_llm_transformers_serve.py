@@ -37,7 +37,7 @@ def _free_port() -> int:
 def served(tmp_path_factory):
     pytest.importorskip("fastapi", reason="transformers serve needs transformers[serving]")
     pytest.importorskip("uvicorn", reason="transformers serve needs transformers[serving]")
-    from evosearch.models.tinylm import save_random_llama
+    from evosearch.scenarios.demo_models.tinylm import save_random_llama
 
     path = tmp_path_factory.mktemp("pico-chat")
     save_random_llama(path, hidden=32, intermediate=64, layers=2, heads=4,

@@ -12,13 +12,13 @@ from conftest import run_cli
 from safetensors.torch import load_file
 
 from evosearch import Engine
-from evosearch.fitness.weights import runtime_from_ctx
 from evosearch.genomes.weights import WeightsGenome
 from evosearch.models.export import mergekit_config
 from evosearch.models.genotype import MergeGenotype
 from evosearch.models.pool import ModelPool
 from evosearch.registry import RegistryError
 from evosearch.store import RunStore
+from evosearch.tasks.weights import runtime_from_ctx
 
 TARGET = "model.layers.1.mlp.up_proj.weight"
 

@@ -12,8 +12,8 @@ from evosearch.genomes.weights import RecipeError
 from evosearch.genomes.weights import WeightsGenome as W
 from evosearch.models.materialise import Materialiser
 from evosearch.models.merging import MergeParamError
+from evosearch.models.noise import add_noise, noise_like
 from evosearch.models.pool import ModelPool, PoolError
-from evosearch.operators.noise import add_noise, noise_like
 
 M0, M1, M2 = W.base("m0"), W.base("m1"), W.base("m2")
 KEY = "model.layers.1.mlp.down_proj.weight"

@@ -60,7 +60,6 @@ def test_baseline_recipes_are_valid_merges(demo_named_pool):
 
 def test_genome_scenario_runs_on_pico_models(demo_named_pool, tmp_path):
     """Two generations of GENOME with the real LM-task fitness on untrained pico models."""
-    pytest.importorskip("evosearch.fitness.lm_tasks", reason="LM-task evaluators not merged")
     cfg = model_merge.genome_config(demo_named_pool, population_size=4, generations=2, n=4)
     Engine.create(cfg, tmp_path / "run").run()
     from evosearch.store import RunStore

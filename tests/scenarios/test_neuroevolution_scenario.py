@@ -8,9 +8,9 @@ import numpy as np
 
 from evosearch.config import load_config
 from evosearch.engine import Engine
-from evosearch.fitness import cartpole as cp
 from evosearch.scenarios import neuroevolution as ne
 from evosearch.store import RunStore
+from evosearch.tasks import cartpole as cp
 
 EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "cartpole-ga.yaml"
 

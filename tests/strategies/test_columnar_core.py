@@ -13,7 +13,8 @@ from evosearch.archives.grid import GridArchive
 from evosearch.batch import Batch, Results
 from evosearch.config import FitnessConfig, load_config
 from evosearch.engine import build_strategy
-from evosearch.fitness.base import FitnessContext, FitnessSpec, VectorRows, row_seeds
+from evosearch.fitness.base import FitnessContext, FitnessSpec
+from evosearch.fitness.evaluate import VectorRows, row_seeds
 from evosearch.genomes.vector import VectorGenome
 from evosearch.individual import FitnessResult, Individual, Status
 from evosearch.store import RunStore
