@@ -12,7 +12,7 @@ from evosearch.genomes.code import CodeGenome
 from evosearch.individual import FitnessResult, Individual
 from evosearch.llm.base import clear_backends
 from evosearch.operators.base import Operator, VariationContext
-from evosearch.strategies.archive import _apply, variation_context
+from evosearch.strategies.archive import apply_operator, variation_context
 
 EVALUATOR = """
 import evosearch_eval
@@ -65,8 +65,8 @@ def test_only_operators_that_ask_for_a_context_get_one():
 
     rng = np.random.default_rng(0)
     before = rng.bit_generator.state
-    assert _apply(plain, [pool[0].genome], rng, pool, pool) == [pool[0].genome]
-    _apply(WithContext(), [pool[0].genome], rng, pool, pool)
+    assert apply_operator(plain, [pool[0].genome], rng, pool, pool) == [pool[0].genome]
+    apply_operator(WithContext(), [pool[0].genome], rng, pool, pool)
     assert rng.bit_generator.state == before  # no inspirations asked: no draws
     assert seen["context"].parents == (pool[0],) and seen["context"].best is pool[0]
 
