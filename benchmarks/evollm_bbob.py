@@ -24,7 +24,7 @@ import numpy as np
 
 from evosearch.fitness.bbob import BBOB_FUNCTIONS, get_problem
 from evosearch.individual import FitnessResult
-from evosearch.llm.base import backend_from_config
+from evosearch.llm.pool import backend_from_config
 from evosearch.strategies.evollm import EvoLLM, EvoLLMParams
 from evosearch.strategies.evotorch import CMAES, SNES
 from evosearch.strategies.simple import HillClimb, RandomSearch

@@ -29,7 +29,7 @@ from evosearch.config import RunConfig, dump_config, load_config
 from evosearch.executors.base import Executor, Task
 from evosearch.fitness.base import FitnessContext, FitnessSpec, row_seeds
 from evosearch.individual import Individual, best_of
-from evosearch.llm import base as llm_base
+from evosearch.run_context import RunContext
 from evosearch.run_health import RunHealth
 from evosearch.store.runstore import RunStore, StoreError
 from evosearch.strategies.base import Strategy
@@ -136,9 +136,11 @@ class Engine:
         self._committed = self._committed_view()
         self._start = time.monotonic()
         self._scratch = scratch.reserve()  # created only if an evaluator uses it
-        self._device = _default_device(config.fitness.params)
+        # what the run needs at run time (LLM backends with their cache in the run
+        # directory, the device), passed to the strategy and in every fitness context
+        self.context = RunContext(store.path, _default_device(config.fitness.params))
+        strategy.run_context = self.context
         self.stopped_by = ""
-        llm_base.set_cache_dir(store.path)  # LLM answers are cached in the run directory
 
     # ---------------------------------------------------------------- construction
     @classmethod
@@ -223,10 +225,11 @@ class Engine:
         """Run until a budget is exhausted (or Ctrl-C: committed work is kept)."""
         self._progress = progress
         try:
-            if self.config.mode == "steady_state":
-                self._run_steady_state()
-            else:
-                self._run_generational()
+            with self.context.serving():
+                if self.config.mode == "steady_state":
+                    self._run_steady_state()
+                else:
+                    self._run_generational()
         except KeyboardInterrupt:
             self.stopped_by = "interrupted"
         finally:
@@ -235,8 +238,9 @@ class Engine:
 
     def step(self) -> list[Individual]:
         """One generation: ask, evaluate, tell, commit. Returns the evaluated individuals."""
-        batch, results = self._generation()
-        self._commit_batches([(batch, results)])
+        with self.context.serving():
+            batch, results = self._generation()
+            self._commit_batches([(batch, results)])
         return batch.individuals(results)
 
     def _generation(self) -> tuple[Batch, Results]:
@@ -304,17 +308,22 @@ class Engine:
     def evaluate_batch(self, batch: Batch) -> Results:
         """Evaluate a batch's rows (preset rows keep their result), as columns."""
         ctx = FitnessContext(
-            params=self.spec.params, device=self._device, scratch_root=self._scratch
+            params=self.spec.params,
+            device=self.context.device,
+            scratch_root=self._scratch,
+            run=self.context,
         )
         seeds = row_seeds(self.config.seed, batch.ids)
-        return self.executor.evaluate_batch(self.spec, batch, ctx, seeds)
+        with self.context.serving():
+            return self.executor.evaluate_batch(self.spec, batch, ctx, seeds)
 
     def evaluate(self, batch: list[Individual]) -> list[Individual]:
         """Evaluate the individuals that have no result yet (failed variations keep theirs)."""
         todo = [i for i in batch if i.result is None]
-        results = self.executor.evaluate(
-            self.spec, [i.genome for i in todo], [self._ctx(i) for i in todo]
-        )
+        with self.context.serving():
+            results = self.executor.evaluate(
+                self.spec, [i.genome for i in todo], [self._ctx(i) for i in todo]
+            )
         by_id = {i.id: r for i, r in zip(todo, results)}
         return [i if i.result is not None else i.with_result(by_id[i.id]) for i in batch]
 
@@ -324,9 +333,10 @@ class Engine:
         return FitnessContext(
             params=self.spec.params,
             seed=seed,
-            device=self._device,
+            device=self.context.device,
             scratch_root=self._scratch,
             individual_id=ind.id,
+            run=self.context,
         )
 
     def _count(self, individuals: list[Individual]) -> None:
@@ -483,8 +493,7 @@ class Engine:
         with contextlib.suppress(Exception):
             self.executor.close()
         self.store.close()
-        if llm_base.get_cache_dir() == self.store.path:
-            llm_base.set_cache_dir(None)
+        self.context.close()
         shutil.rmtree(self._scratch, ignore_errors=True)
 
 

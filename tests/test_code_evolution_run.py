@@ -10,7 +10,7 @@ import yaml
 from evosearch import Engine, registry
 from evosearch.genomes.code import CodeGenome
 from evosearch.individual import FitnessResult, Individual
-from evosearch.llm.base import clear_backends
+from evosearch.llm.pool import clear_backends
 from evosearch.operators.base import Operator, VariationContext
 from evosearch.strategies.archive import apply_operator, variation_context
 

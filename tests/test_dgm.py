@@ -10,7 +10,7 @@ from evosearch.fitness.coding_tasks import check_task, run_agent, task_list
 from evosearch.fitness.dgm import smoke_test
 from evosearch.fitness.sandbox import SandboxLimits
 from evosearch.genomes.code import CodeGenome
-from evosearch.llm.base import clear_backends
+from evosearch.llm.pool import clear_backends
 from evosearch.operators.dgm import InitialAgent, parse_diagnosis
 from evosearch.store import RunStore
 

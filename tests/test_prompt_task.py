@@ -4,7 +4,7 @@ from evosearch.fitness.base import FitnessContext
 from evosearch.fitness.prompt_task import NEGATIVE, grade, prompt_sentiment, sentiment_data
 from evosearch.genomes.text import TextGenome
 from evosearch.individual import Status
-from evosearch.llm.base import clear_backends
+from evosearch.llm.pool import clear_backends
 
 
 @pytest.fixture(autouse=True)

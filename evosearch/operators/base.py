@@ -19,6 +19,8 @@ import pydantic
 
 from evosearch.genomes.base import Genome
 from evosearch.individual import Cost, Individual
+from evosearch.llm.base import LLMBackend
+from evosearch.run_context import RunContext, llm_backend
 from evosearch.strategies.base import Offspring
 
 # Frozen, strict parameter models for operators, selectors, initializers and archives.
@@ -108,11 +110,17 @@ class VariationContext:
             for the later steps of a pipeline, whose input is a fresh, unevaluated child).
         inspirations: Other archive members to show an LLM (any order; operators sort them).
         best: The best archive member, or None.
+        run: The run's ``RunContext`` (its LLM backends), None outside a run.
     """
 
     parents: tuple[Individual, ...] = ()
     inspirations: tuple[Individual, ...] = ()
     best: Individual | None = None
+    run: RunContext | None = dataclasses.field(default=None, compare=False, repr=False)
+
+    def llm_backend(self, config: Any) -> LLMBackend:
+        """The run's backend for an LLM ``PluginConfig`` (outside a run: a standalone one)."""
+        return llm_backend(self.run, config)
 
 
 @contextlib.contextmanager

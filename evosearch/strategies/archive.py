@@ -19,6 +19,7 @@ from evosearch.genomes.base import Genome
 from evosearch.individual import Cost, FitnessResult, Individual, Status, best_of
 from evosearch.operators.base import Child, VariationContext, VariationError, as_offspring
 from evosearch.operators.selection import ValidPool, valid_only
+from evosearch.run_context import RunContext
 from evosearch.strategies.base import Offspring, Strategy
 
 DEDUP_RETRIES = 10  # variations tried per child before a duplicate is kept
@@ -164,13 +165,16 @@ class ArchiveStrategy(Strategy):
     def _vary_parallel(self, pool: list[Individual], need: int) -> list[Offspring]:
         """``need`` single-child variations on threads, each with its own spawned generator."""
         import concurrent.futures
+        import contextvars
+
+        serving = contextvars.copy_context()  # the run served by this ask, on every thread
 
         def one(rng: np.random.Generator) -> list[Offspring]:
             # A shallow copy that shares archive and operators; only the generator differs.
             # (Not copy.copy: that goes through __getstate__, which leaves the archive out.)
             worker = object.__new__(type(self))
             worker.__dict__.update(self.__dict__, rng=rng)
-            return worker._vary(pool, 1, None)
+            return serving.copy().run(worker._vary, pool, 1, None)
 
         workers = min(need, self.params.parallel_variations)
         with concurrent.futures.ThreadPoolExecutor(workers) as ex:
@@ -222,15 +226,17 @@ class ArchiveStrategy(Strategy):
         """
         (name, prob, first), names = self.operators[0], []
         if self.rng.random() < prob:
-            out = apply_operator(first, [p.genome for p in parents], self.rng, pool, parents)
+            genomes = [p.genome for p in parents]
+            out = apply_operator(first, genomes, self.rng, pool, parents, self.run_context)
             children = [as_offspring(c) for c in out]
             names.append(name)
         else:
             children = [Child(p.genome) for p in parents]
+        step = (self.rng, pool, [], self.run_context)
         for step_name, step_prob, op in self.operators[1:]:
             if self.rng.random() < step_prob:
                 children = [
-                    _merge(c, as_offspring(apply_operator(op, [c.genome], self.rng, pool, [])[0]))
+                    _merge(c, as_offspring(apply_operator(op, [c.genome], *step)[0]))
                     for c in children
                 ]
                 names.append(step_name)
@@ -257,7 +263,7 @@ class ArchiveStrategy(Strategy):
         # committed individuals (DESIGN §5): checkpoints leave them out (pickling a large
         # archive at every commit dominated run time) and ``restore`` rebuilds them.
         state = self.__dict__.copy()
-        state.update(archive=None, _seen=None, _children=None)
+        state.update(archive=None, _seen=None, _children=None, run_context=None)
         return state
 
     def restore(self, store: Any) -> None:
@@ -287,6 +293,7 @@ def apply_operator(
     rng: np.random.Generator,
     pool: list[Individual],
     parents: list[Individual],
+    run: RunContext | None = None,
 ) -> list[Genome | Child]:
     """Call an operator; those with ``uses_context`` also get a ``VariationContext``.
 
@@ -296,14 +303,19 @@ def apply_operator(
         rng: The generator it draws from.
         pool: The valid archive members (inspirations are drawn from them).
         parents: The evaluated parents behind ``genomes`` (empty for later pipeline steps).
+        run: The run's context, passed on in the ``VariationContext``.
     """
     if not op.uses_context:
         return op(genomes, rng)
-    return op(genomes, rng, context=variation_context(pool, parents, op, rng))
+    return op(genomes, rng, context=variation_context(pool, parents, op, rng, run))
 
 
 def variation_context(
-    pool: list[Individual], parents: list[Individual], op: Any, rng: np.random.Generator
+    pool: list[Individual],
+    parents: list[Individual],
+    op: Any,
+    rng: np.random.Generator,
+    run: RunContext | None = None,
 ) -> VariationContext:
     """Parents plus ``op.inspirations`` valid archive members drawn without replacement.
 
@@ -314,7 +326,8 @@ def variation_context(
     others = [i for i in pool if i.id not in parent_ids and i.result is not None and i.result.ok]
     k = min(int(op.inspirations or 0), len(others))
     picks = sorted(rng.choice(len(others), size=k, replace=False).tolist()) if k else []
-    return VariationContext(tuple(parents), tuple(others[i] for i in picks), best_of(pool))
+    inspirations = tuple(others[i] for i in picks)
+    return VariationContext(tuple(parents), inspirations, best_of(pool), run)
 
 
 def _offspring(

@@ -7,8 +7,9 @@ import logging
 import pytest
 from llm_fake_server import fake_openai
 
-from evosearch.llm.base import LLMRequest, backend_from_config, clear_backends
+from evosearch.llm.base import LLMRequest
 from evosearch.llm.openai_backend import OpenAIBackend
+from evosearch.llm.pool import backend_from_config, clear_backends
 from evosearch.registry import RegistryError
 
 SECRET = "sk-test-9f8e7d6c5b4a-secret"
