@@ -23,7 +23,6 @@ from evosearch.operators.base import (
     PARAMS,
     Initializer,
     Offspring,
-    Operator,
     VariationContext,
     VariationError,
 )
@@ -35,7 +34,8 @@ from evosearch.operators.code_edits import (
     parse_files,
 )
 from evosearch.operators.llm_common import (
-    ask_llm,
+    LLMOperator,
+    Prompt,
     compact,
     feedback_text,
     known_backend,
@@ -73,7 +73,7 @@ def render_inspirations(context: VariationContext | None, limit: int) -> str:
 
 
 @dataclass(config=PARAMS)
-class _LLMCodeOperator(Operator):
+class _LLMCodeOperator(LLMOperator):
     """Parameters shared by the code operators.
 
     Attributes:
@@ -87,7 +87,6 @@ class _LLMCodeOperator(Operator):
             variation, saving an evaluation.
     """
 
-    uses_context = True
     tag = "llm.code"
 
     llm: PluginConfig
@@ -100,17 +99,10 @@ class _LLMCodeOperator(Operator):
 
     _known_backend = field_validator("llm")(known_backend)
 
-    def _ask(self, prompt: str, entry: str, rng: np.random.Generator) -> tuple[str, Cost]:
-        system = templates.render("code_system", entry=entry)
-        return ask_llm(
-            self.llm,
-            prompt,
-            system=system,
-            rng=rng,
-            max_tokens=self.max_tokens,
-            temperature=self.temperature,
-            tag=self.tag,
-        )
+    def _request(self, template: str, entry: str, **fields: str) -> Prompt:
+        """A code prompt: ``template`` rendered with the task, and the code system message."""
+        text = templates.render(template, entry=entry, task=self.task, **fields)
+        return Prompt(text, templates.render("code_system", entry=entry))
 
     def _finish(self, parent: CodeGenome, child: CodeGenome, raw: str, cost: Cost, **params):
         changed = [p for p, t in child.files.items() if parent.files.get(p) != t]
@@ -135,32 +127,25 @@ class LLMDiffMutation(_LLMCodeOperator):
 
     arity = 1
     tag = "llm.diff"
+    failure = "diff not applied"
 
-    def __call__(
-        self,
-        parents: Sequence[CodeGenome],
-        rng: np.random.Generator,
-        context: VariationContext | None = None,
-    ) -> list[Offspring]:
+    def _prompt(self, parents: Sequence[CodeGenome], context: VariationContext | None) -> Prompt:
         parent = _code(parents[0])
         ind = parent_individual(context, 0, parent)
-        prompt = templates.render(
+        return self._request(
             "code_diff",
-            entry=parent.entry,
+            parent.entry,
             entry_file=parent.entry_file,
-            task=self.task,
             score=score_text(ind),
             program=render_program(parent),
             feedback=feedback_text(ind),
             inspirations=render_inspirations(context, self.inspiration_chars),
         )
-        raw, cost = self._ask(prompt, parent.entry, rng)
-        try:
-            blocks = parse_diff(raw)
-            child = apply_diff(parent, blocks)
-        except (EditError, ValueError) as exc:
-            raise VariationError(f"diff not applied: {exc}", raw=raw, cost=cost) from None
-        return self._finish(parent, child, raw, cost, edits=len(blocks))
+
+    def _parse(self, parents: Sequence[CodeGenome], raw: str, cost: Cost, params: dict):
+        blocks = parse_diff(raw)
+        child = apply_diff(parents[0], blocks)
+        return self._finish(parents[0], child, raw, cost, edits=len(blocks))
 
 
 @registry.operators.register("llm.rewrite")
@@ -170,30 +155,23 @@ class LLMRewriteMutation(_LLMCodeOperator):
 
     arity = 1
     tag = "llm.rewrite"
+    failure = "rewrite not usable"
 
-    def __call__(
-        self,
-        parents: Sequence[CodeGenome],
-        rng: np.random.Generator,
-        context: VariationContext | None = None,
-    ) -> list[Offspring]:
+    def _prompt(self, parents: Sequence[CodeGenome], context: VariationContext | None) -> Prompt:
         parent = _code(parents[0])
         ind = parent_individual(context, 0, parent)
-        prompt = templates.render(
+        return self._request(
             "code_rewrite",
-            entry=parent.entry,
-            task=self.task,
+            parent.entry,
             score=score_text(ind),
             program=render_program(parent),
             feedback=feedback_text(ind),
             inspirations=render_inspirations(context, self.inspiration_chars),
         )
-        raw, cost = self._ask(prompt, parent.entry, rng)
-        try:
-            child = parent.with_files(parse_files(raw, parent))
-        except (EditError, ValueError) as exc:
-            raise VariationError(f"rewrite not usable: {exc}", raw=raw, cost=cost) from None
-        return self._finish(parent, child, raw, cost)
+
+    def _parse(self, parents: Sequence[CodeGenome], raw: str, cost: Cost, params: dict):
+        child = parents[0].with_files(parse_files(raw, parents[0]))
+        return self._finish(parents[0], child, raw, cost)
 
 
 @registry.operators.register("llm.code_crossover")
@@ -203,20 +181,15 @@ class LLMCodeCrossover(_LLMCodeOperator):
 
     arity = 2
     tag = "llm.code_crossover"
+    failure = "crossover not usable"
 
-    def __call__(
-        self,
-        parents: Sequence[CodeGenome],
-        rng: np.random.Generator,
-        context: VariationContext | None = None,
-    ) -> list[Offspring]:
+    def _prompt(self, parents: Sequence[CodeGenome], context: VariationContext | None) -> Prompt:
         a, b = _code(parents[0]), _code(parents[1])
         ia: Individual | None = parent_individual(context, 0, a)
         ib: Individual | None = parent_individual(context, 1, b)
-        prompt = templates.render(
+        return self._request(
             "code_crossover",
-            entry=a.entry,
-            task=self.task,
+            a.entry,
             score_a=score_text(ia),
             program_a=render_program(a),
             feedback_a=feedback_text(ia),
@@ -225,12 +198,10 @@ class LLMCodeCrossover(_LLMCodeOperator):
             feedback_b=feedback_text(ib),
             inspirations=render_inspirations(context, self.inspiration_chars),
         )
-        raw, cost = self._ask(prompt, a.entry, rng)
-        try:
-            child = a.with_files(parse_files(raw, a))
-        except (EditError, ValueError) as exc:
-            raise VariationError(f"crossover not usable: {exc}", raw=raw, cost=cost) from None
-        return self._finish(a, child, raw, cost)
+
+    def _parse(self, parents: Sequence[CodeGenome], raw: str, cost: Cost, params: dict):
+        child = parents[0].with_files(parse_files(raw, parents[0]))
+        return self._finish(parents[0], child, raw, cost)
 
 
 @registry.initializers.register("code.from_dir")
