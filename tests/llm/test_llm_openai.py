@@ -24,9 +24,8 @@ def _fresh():
 
 def make(url: str, **kw) -> tuple[OpenAIBackend, list[float]]:
     opts = {"backoff": 0.05, "max_retries": 3, "timeout": 5.0, **kw}
-    backend = OpenAIBackend(base_url=url, model="tiny", **opts)
-    waits: list[float] = []
-    backend._sleep = waits.append  # record backoff waits instead of sleeping
+    waits: list[float] = []  # backoff waits, recorded instead of slept
+    backend = OpenAIBackend(base_url=url, model="tiny", sleep=waits.append, **opts)
     return backend, waits
 
 
