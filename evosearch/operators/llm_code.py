@@ -17,7 +17,7 @@ from pydantic.dataclasses import dataclass
 from evosearch import registry
 from evosearch.config import PluginConfig
 from evosearch.genomes.code import CodeGenome
-from evosearch.individual import Cost, Individual
+from evosearch.individual import Cost
 from evosearch.llm import templates
 from evosearch.operators.base import (
     PARAMS,
@@ -99,10 +99,20 @@ class _LLMCodeOperator(LLMOperator):
 
     _known_backend = field_validator("llm")(known_backend)
 
-    def _request(self, template: str, entry: str, **fields: str) -> Prompt:
-        """A code prompt: ``template`` rendered with the task, and the code system message."""
-        text = templates.render(template, entry=entry, task=self.task, **fields)
+    def _request(
+        self, template: str, entry: str, context: VariationContext | None, **fields: str
+    ) -> Prompt:
+        """``template`` with the task and inspirations, and the code system message."""
+        inspirations = render_inspirations(context, self.inspiration_chars)
+        text = templates.render(
+            template, entry=entry, task=self.task, inspirations=inspirations, **fields
+        )
         return Prompt(text, templates.render("code_system", entry=entry))
+
+    def _parse(self, parents: Sequence[CodeGenome], raw: str, cost: Cost, params: dict):
+        """Whole files (``FILE:`` + fenced blocks) over the first parent."""
+        child = parents[0].with_files(parse_files(raw, parents[0]))
+        return self._finish(parents[0], child, raw, cost)
 
     def _finish(self, parent: CodeGenome, child: CodeGenome, raw: str, cost: Cost, **params):
         changed = [p for p, t in child.files.items() if parent.files.get(p) != t]
@@ -112,6 +122,18 @@ class _LLMCodeOperator(LLMOperator):
             except EditError as exc:
                 raise VariationError(str(exc), raw=raw, cost=cost) from None
         return [Offspring(child, operator_params={**params, "changed": changed}, cost=cost)]
+
+
+def _shown(
+    genome: CodeGenome, context: VariationContext | None, index: int, suffix: str = ""
+) -> dict[str, str]:
+    """The prompt fields of parent ``index``: its score, program and evaluator feedback."""
+    ind = parent_individual(context, index, genome)
+    return {
+        f"score{suffix}": score_text(ind),
+        f"program{suffix}": render_program(genome),
+        f"feedback{suffix}": feedback_text(ind),
+    }
 
 
 def _code(genome: object) -> CodeGenome:
@@ -131,15 +153,9 @@ class LLMDiffMutation(_LLMCodeOperator):
 
     def _prompt(self, parents: Sequence[CodeGenome], context: VariationContext | None) -> Prompt:
         parent = _code(parents[0])
-        ind = parent_individual(context, 0, parent)
+        fields = _shown(parent, context, 0)
         return self._request(
-            "code_diff",
-            parent.entry,
-            entry_file=parent.entry_file,
-            score=score_text(ind),
-            program=render_program(parent),
-            feedback=feedback_text(ind),
-            inspirations=render_inspirations(context, self.inspiration_chars),
+            "code_diff", parent.entry, context, entry_file=parent.entry_file, **fields
         )
 
     def _parse(self, parents: Sequence[CodeGenome], raw: str, cost: Cost, params: dict):
@@ -159,19 +175,7 @@ class LLMRewriteMutation(_LLMCodeOperator):
 
     def _prompt(self, parents: Sequence[CodeGenome], context: VariationContext | None) -> Prompt:
         parent = _code(parents[0])
-        ind = parent_individual(context, 0, parent)
-        return self._request(
-            "code_rewrite",
-            parent.entry,
-            score=score_text(ind),
-            program=render_program(parent),
-            feedback=feedback_text(ind),
-            inspirations=render_inspirations(context, self.inspiration_chars),
-        )
-
-    def _parse(self, parents: Sequence[CodeGenome], raw: str, cost: Cost, params: dict):
-        child = parents[0].with_files(parse_files(raw, parents[0]))
-        return self._finish(parents[0], child, raw, cost)
+        return self._request("code_rewrite", parent.entry, context, **_shown(parent, context, 0))
 
 
 @registry.operators.register("llm.code_crossover")
@@ -185,23 +189,8 @@ class LLMCodeCrossover(_LLMCodeOperator):
 
     def _prompt(self, parents: Sequence[CodeGenome], context: VariationContext | None) -> Prompt:
         a, b = _code(parents[0]), _code(parents[1])
-        ia: Individual | None = parent_individual(context, 0, a)
-        ib: Individual | None = parent_individual(context, 1, b)
-        return self._request(
-            "code_crossover",
-            a.entry,
-            score_a=score_text(ia),
-            program_a=render_program(a),
-            feedback_a=feedback_text(ia),
-            score_b=score_text(ib),
-            program_b=render_program(b),
-            feedback_b=feedback_text(ib),
-            inspirations=render_inspirations(context, self.inspiration_chars),
-        )
-
-    def _parse(self, parents: Sequence[CodeGenome], raw: str, cost: Cost, params: dict):
-        child = parents[0].with_files(parse_files(raw, parents[0]))
-        return self._finish(parents[0], child, raw, cost)
+        fields = {**_shown(a, context, 0, "_a"), **_shown(b, context, 1, "_b")}
+        return self._request("code_crossover", a.entry, context, **fields)
 
 
 @registry.initializers.register("code.from_dir")

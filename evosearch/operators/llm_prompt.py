@@ -98,9 +98,10 @@ class _LLMPromptOperator(LLMOperator):
         ]
         return "\n".join(lines)
 
-    def _request(self, template: str, **fields: str) -> Prompt:
-        """A prompt-evolution request: ``template`` rendered with the task."""
-        text = templates.render(template, task=self.task, **fields)
+    def _request(self, template: str, context: VariationContext | None, **fields: str) -> Prompt:
+        """A prompt-evolution request: ``template`` with the task and the inspirations."""
+        inspirations = self._inspirations(context)
+        text = templates.render(template, task=self.task, inspirations=inspirations, **fields)
         return Prompt(text, templates.render("prompt_system"))
 
     def _parse(self, parents: Sequence[TextGenome], raw: str, cost: Cost, params: dict):
@@ -118,12 +119,9 @@ class PromptMutation(_LLMPromptOperator):
     def _prompt(self, parents: Sequence[TextGenome], context: VariationContext | None) -> Prompt:
         p = _text(parents[0])
         ind = parent_individual(context, 0, p)
+        feedback = self._feedback(("the current prompt", ind))
         return self._request(
-            "prompt_mutate",
-            score=score_text(ind),
-            prompt=p.text,
-            feedback=self._feedback(("the current prompt", ind)),
-            inspirations=self._inspirations(context),
+            "prompt_mutate", context, score=score_text(ind), prompt=p.text, feedback=feedback
         )
 
 
@@ -140,12 +138,12 @@ class EvoPromptGA(_LLMPromptOperator):
         ia, ib = parent_individual(context, 0, a), parent_individual(context, 1, b)
         return self._request(
             "prompt_ga",
+            context,
             score_a=score_text(ia),
             prompt_a=a.text,
             score_b=score_text(ib),
             prompt_b=b.text,
             feedback=self._feedback(("prompt 1", ia), ("prompt 2", ib)),
-            inspirations=self._inspirations(context),
         )
 
 
@@ -169,6 +167,7 @@ class EvoPromptDE(_LLMPromptOperator):
             best, best_ind = target, it
         request = self._request(
             "prompt_de",
+            context,
             donor_a=da.text,
             donor_b=db.text,
             score_best=score_text(best_ind),
@@ -176,7 +175,6 @@ class EvoPromptDE(_LLMPromptOperator):
             score_target=score_text(it),
             target=target.text,
             feedback=self._feedback(("the basic prompt", it)),
-            inspirations=self._inspirations(context),
         )
         return request._replace(params={"best_id": best_ind.id if best_ind is not None else None})
 
