@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import pickle
 
+from conftest import archive_config
+
 from evosearch import Engine, registry
+from evosearch.individual import FitnessResult
 from evosearch.llm.cache import CACHE_FILE, ResponseCache
 from evosearch.llm.pool import get_cache_dir
 from evosearch.run_context import RunContext
+from evosearch.store import RunStore
 
 ScriptedBackend = registry.llms.get("scripted").obj  # the test-only backend
 
@@ -28,6 +32,11 @@ def prompt_length(genome, ctx) -> float:
     """A cheap fitness over text genomes that records the run it was evaluated for."""
     assert ctx.run is not None and ctx.run.run_dir is not None
     return float(len(genome.text))
+
+
+def where_evaluated(genome, ctx) -> FitnessResult:
+    """A fitness that reports the run directory and device its context names."""
+    return FitnessResult(score=0.0, feedback=f"{ctx.run.run_dir}|{ctx.run.device}")
 
 
 def prompt_run() -> dict:
@@ -93,3 +102,14 @@ def test_a_run_context_sent_to_a_worker_keeps_its_run_and_device(tmp_path):
     assert copy.llm is not ctx.llm and copy.llm.cache_dir == tmp_path
     copy.close()  # a worker's context leaves the worker's shared backends open
     ctx.close()
+
+
+def test_a_fitness_in_a_worker_process_gets_its_runs_context(tmp_path):
+    cfg = archive_config(
+        budget={"generations": 2},
+        executor={"ref": "processes", "workers": 2},
+        fitness={"ref": "test_run_context:where_evaluated", "params": {"device": "cpu"}},
+    )
+    Engine.create(cfg, tmp_path / "run").run()
+    feedback = RunStore.open(tmp_path / "run").table(["feedback"])["feedback"].to_pylist()
+    assert len(feedback) == 16 and set(feedback) == {f"{tmp_path / 'run'}|cpu"}
