@@ -190,8 +190,9 @@ class ArchiveStrategy(Strategy):
     ) -> list[Offspring]:
         """Select parents and run the pipeline; with ``dedup``, retry duplicates.
 
-        The LLM cost of children dropped as duplicates is not lost: it is carried by the
-        first child returned (or by the failure record), so token budgets count it.
+        The LLM cost of children dropped (as duplicates, or beyond ``need``) is not lost: it
+        is carried by the first child returned (or by the failure record), so token budgets
+        count it.
         """
         dropped = Cost()  # spent on duplicates that were dropped
         for _attempt in range(DEDUP_RETRIES):
@@ -202,13 +203,15 @@ class ArchiveStrategy(Strategy):
             except VariationError as exc:
                 exc.cost = dropped + exc.cost
                 return [self._failed(parents, self.operators[0][0], exc, home)]
+            kept = children
             if self.params.dedup:
-                fresh = [c for c in children if c.genome.fingerprint()[:32] not in self._seen]
-                if not fresh:
+                kept = [c for c in children if c.genome.fingerprint()[:32] not in self._seen]
+                if not kept:
                     dropped = sum((c.cost for c in children), dropped)
                     continue
-                children = fresh
-            return _offspring(children[:need], parents, label, home, dropped)
+            kept = kept[:need]
+            dropped = sum((c.cost for c in children if all(c is not k for k in kept)), dropped)
+            return _offspring(kept, parents, label, home, dropped)
         # every attempt was a duplicate: keep the last children anyway (their cost in `dropped`)
         plain = [Child(c.genome) for c in children]
         return _offspring(plain[:need], parents, label, home, dropped)

@@ -1,10 +1,13 @@
-"""ArchiveStrategy's dedup retries: LLM tokens spent on dropped duplicates still count."""
+"""ArchiveStrategy: LLM tokens spent on children it drops (duplicates, extras) still count."""
 
 from __future__ import annotations
 
 import pytest
 
 from evosearch import Engine
+from evosearch.genomes.vector import VectorGenome
+from evosearch.individual import Cost
+from evosearch.operators.base import Offspring, Operator
 from evosearch.store import RunStore
 
 SEED = "Say positive."
@@ -73,3 +76,37 @@ def test_tokens_of_the_fallback_after_every_retry_was_a_duplicate_count_toward_t
     assert [r["tokens_out"] for r in rows] == [10 * len(DUP)] * 2
     assert engine.tokens == pytest.approx(sum(r["tokens_in"] + r["tokens_out"] for r in rows))
     assert engine.tokens >= budget["llm_tokens"]
+
+
+class TwoPaidChildren(Operator):
+    """A test operator: two children per call, each with the LLM cost of making it."""
+
+    def __call__(self, parents, rng):
+        g = parents[0]
+        return [
+            Offspring(VectorGenome(g.values + k + 1.0, g.low, g.high), cost=Cost(3, 4))
+            for k in range(2)
+        ]
+
+
+def test_tokens_of_children_made_beyond_the_batch_are_counted(tmp_path):
+    cfg = {
+        "name": "extra",
+        "seed": 1,
+        "budget": {"generations": 3},
+        "fitness": {"ref": "sphere"},
+        "strategy": {
+            "ref": "archive",
+            "params": {
+                "population_size": 1,  # one child asked per generation, two made
+                "init": {"ref": "vector.uniform", "params": {"dimension": 2}},
+                "operators": [{"ref": "test_archive_dedup:TwoPaidChildren"}],
+                "archive": {"ref": "population", "params": {"size": 2}},
+            },
+        },
+    }
+    engine = Engine.create(cfg, tmp_path / "run")
+    engine.run()
+    rows = llm_rows(tmp_path / "run")
+    assert [(r["tokens_in"], r["tokens_out"]) for r in rows] == [(6, 8), (6, 8)]
+    assert engine.tokens == 2 * (6 + 8)
