@@ -82,7 +82,7 @@ def test_identical_requests_in_one_batch_are_asked_once(tmp_path):
     assert len({c.text for c in out}) == 1
 
 
-def test_the_cache_dir_set_by_the_engine_is_the_default(tmp_path):
+def test_the_deprecated_set_cache_dir_sets_the_default_outside_runs(tmp_path):
     with fake_openai() as srv:
         assert not isinstance(backend_from_config(config(srv.url)), CachedBackend)
         with pytest.warns(DeprecationWarning, match="set_cache_dir"):
@@ -92,7 +92,7 @@ def test_the_cache_dir_set_by_the_engine_is_the_default(tmp_path):
         assert not isinstance(scripted, CachedBackend)  # not cacheable: left alone
 
 
-def test_an_engine_points_the_cache_at_its_run_directory(tmp_path):
+def test_an_engine_keeps_its_cache_in_its_run_directory_not_the_process(tmp_path):
     from conftest import sphere_config
 
     from evosearch.engine import Engine
