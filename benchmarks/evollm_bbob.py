@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 from evosearch.individual import FitnessResult
-from evosearch.llm.base import backend_from_config
+from evosearch.llm.pool import backend_from_config
 from evosearch.strategies.evollm import EvoLLM, EvoLLMParams
 from evosearch.strategies.evotorch import CMAES, SNES
 from evosearch.strategies.simple import HillClimb, RandomSearch

@@ -28,8 +28,9 @@ from pydantic.dataclasses import dataclass
 
 from evosearch.genomes.vector import VectorGenome
 from evosearch.individual import Cost, FitnessResult
-from evosearch.llm.base import LLMRequest, backend_from_config, clear_backends
+from evosearch.llm.base import LLMRequest
 from evosearch.llm.openai_backend import OpenAIBackend
+from evosearch.llm.pool import backend_from_config, clear_backends
 from evosearch.operators.base import PARAMS, Child, VariationError
 from evosearch.strategies.archive import ArchiveParams, ArchiveStrategy
 

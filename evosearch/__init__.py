@@ -7,8 +7,6 @@ records, in one stable module. The fitness decorator is also ``evosearch.fitness
 Importing ``evosearch`` imports no plugin: the registry loads one when a config names it.
 """
 
-__version__ = "0.1.0"
-
 from evosearch.config import ConfigError, RunConfig, load_config
 from evosearch.engine import Engine, Progress, RunSummary
 from evosearch.fitness.base import FitnessContext
@@ -18,6 +16,7 @@ from evosearch.individual import Cost, FitnessResult, Individual, Status
 from evosearch.registry import REGISTRIES, RegistryError
 from evosearch.store import RunStore, StoreError
 from evosearch.strategies.base import Offspring, Strategy
+from evosearch.version import __version__
 
 __all__ = [
     "REGISTRIES",

@@ -10,6 +10,10 @@ Each plugin family has a base class that declares what a plugin may provide, wit
 - ``Archive``: ``islands`` (1), ``drain_events()`` (none), ``stats()`` (from ``members()``).
 - ``Executor``: ``submit`` (required), ``wait``, ``evaluate``, ``close()`` (no-op).
 - ``LLMBackend``: ``cacheable`` (False), ``cache_id`` (None), ``close()`` (no-op).
+- ``LLMOperator``: an ``Operator`` that implements ``_prompt`` and ``_parse``; the template
+  asks the run's backend and turns a parse error into a ``VariationError``.
+- ``RunContext``: what a run needs at run time (its LLM backends, device); plugins reach it
+  as ``VariationContext.run``, ``FitnessContext.run`` and ``Strategy.run_context``.
 - the ``fitness`` decorator: ``batched`` (False), ``version`` ("1"), ``setup`` (None).
 
 Register a plugin with its family's decorator (``registry.operators.register("name")``),
@@ -35,6 +39,7 @@ from evosearch.operators.base import (
     VariationContext,
     VariationError,
 )
+from evosearch.operators.llm_common import LLMOperator, Prompt
 from evosearch.plugin_params import PARAMS, STATEFUL
 from evosearch.registry import (
     archives,
@@ -46,6 +51,7 @@ from evosearch.registry import (
     selectors,
     strategies,
 )
+from evosearch.run_context import RunContext
 from evosearch.strategies.base import Offspring, Strategy
 
 __all__ = [
@@ -62,10 +68,13 @@ __all__ = [
     "Individual",
     "Initializer",
     "LLMBackend",
+    "LLMOperator",
     "LLMRequest",
     "Message",
     "Offspring",
     "Operator",
+    "Prompt",
+    "RunContext",
     "Selector",
     "Status",
     "Strategy",

@@ -110,7 +110,8 @@ def dies(genome, ctx):
 def llm_down(genome, ctx):
     """Asks a real ``openai`` backend on a port nothing listens on (a server that went away)."""
     from evosearch.individual import Status
-    from evosearch.llm.base import LLMRequest, backend_from_config
+    from evosearch.llm.base import LLMRequest
+    from evosearch.llm.pool import backend_from_config
 
     llm = {
         "name": "openai",

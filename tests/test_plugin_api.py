@@ -12,7 +12,8 @@ import pytest
 import evosearch
 from evosearch import api, registry
 from evosearch.engine import Engine
-from evosearch.llm.base import LLMRequest, backend_from_config
+from evosearch.llm.base import LLMRequest
+from evosearch.llm.pool import backend_from_config
 
 EX = "plugin_api_examples"
 

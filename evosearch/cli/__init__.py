@@ -24,7 +24,7 @@ class CLIError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from evosearch import __version__
+    from evosearch.version import __version__
 
     parser = argparse.ArgumentParser(
         prog="evosearch",

@@ -62,6 +62,25 @@ class Task:
             h.update(g.fingerprint().encode() + b"\0")
         return h.hexdigest()
 
+    def overdue(self, started: float | None, now: float, grace: float) -> bool:
+        """Whether the task, running since ``started``, is past its hard-kill deadline.
+
+        The deadline is the fitness's time limit (times the rows of a batched or rows task,
+        which run in one call) plus ``grace`` seconds; a task without a limit or not yet
+        started is never overdue.
+        """
+        limit = self.spec.timeout
+        if started is None or limit is None:
+            return False
+        if self.batched_call or self.rows:
+            limit *= len(self.genomes)
+        return now - started > limit + grace
+
+    def killed(self) -> list[FitnessResult] | Results:
+        """The result of a task killed at its hard deadline: every row a ``timeout``."""
+        error = f"evaluation exceeded its {self.spec.timeout:g}s time limit and was killed"
+        return self.failure(Status.TIMEOUT, error)
+
     def failure(self, status: Status, error: str) -> list[FitnessResult] | Results:
         """Every evaluation of the task failed the same way (in the task's result type)."""
         if self.rows:

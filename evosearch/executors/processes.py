@@ -124,12 +124,7 @@ class ProcessExecutor(Executor):
             if started is None and inner.running():
                 outer._evosearch = (task, inner, attempt, now)
                 continue
-            limit = task.spec.timeout
-            if started is None or limit is None:
-                continue
-            if task.batched_call or task.rows:
-                limit *= len(task.genomes)
-            if now - started > limit + self.grace:
+            if task.overdue(started, now, self.grace):
                 overdue.append(outer)
         if not overdue:
             return
@@ -144,9 +139,7 @@ class ProcessExecutor(Executor):
             max_workers=self.workers, timeout=300, **lifeline.pool_kwargs()
         )
         for outer in overdue:
-            task = outer._evosearch[0]
-            err = f"evaluation exceeded its {task.spec.timeout:g}s time limit and was killed"
-            outer.set_result(task.failure(Status.TIMEOUT, err))
+            outer.set_result(outer._evosearch[0].killed())
         for outer in detached:
             if not outer.done():  # innocent bystanders of the kill: run them again
                 task, _inner, attempt, _ = outer._evosearch

@@ -346,16 +346,10 @@ class RayExecutor(Executor):
     def _enforce_hard_limits(self) -> None:
         now = time.monotonic()
         for ref, job in list(self._running.items()):
-            limit = job.task.spec.timeout
-            if limit is None or job.started is None:
-                continue
-            if job.task.batched_call or job.task.rows:
-                limit *= len(job.task.genomes)
-            if now - job.started <= limit + self.grace:
+            if not job.task.overdue(job.started, now, self.grace):
                 continue
             self.stats["hard_kills"] += 1
-            err = f"evaluation exceeded its {job.task.spec.timeout:g}s time limit and was killed"
-            job.outer.set_result(_fail(job.task, Status.TIMEOUT, err))
+            job.outer.set_result(job.task.killed())
             self._release(job)
             if job.actor is None:
                 ray.cancel(ref, force=True)

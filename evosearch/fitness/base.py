@@ -16,6 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from evosearch import registry
+from evosearch.llm.base import LLMBackend
+from evosearch.run_context import RunContext, llm_backend
 
 log = logging.getLogger("evosearch.fitness")
 
@@ -74,6 +76,7 @@ class FitnessContext:
         scratch: A scratch directory private to this evaluation (created on demand).
         individual_id: Id of the individual being evaluated (-1 for batched calls).
         resource: What the fitness's ``setup`` returned in this worker (None without one).
+        run: The run's ``RunContext`` (its LLM backends and cache), None outside a run.
     """
 
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -83,6 +86,11 @@ class FitnessContext:
     scratch_root: str | None = None
     individual_id: int = -1
     resource: Any = dataclasses.field(default=None, compare=False, repr=False)
+    run: RunContext | None = dataclasses.field(default=None, compare=False, repr=False)
+
+    def llm_backend(self, config: Any) -> LLMBackend:
+        """The run's backend for an LLM ``PluginConfig`` (outside a run: a standalone one)."""
+        return llm_backend(self.run, config)
 
     @property
     def scratch(self) -> pathlib.Path:

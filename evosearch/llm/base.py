@@ -2,7 +2,7 @@
 
 Backends register in ``registry.llms`` and are configured as a ``PluginConfig``
 (``{ref: transformers | openai | ..., params: {...}}``). Operators keep the *config*, not the
-backend: ``backend_from_config`` returns one shared instance per config per process, so a
+backend; a run's ``LLMPool`` (``evosearch.llm.pool``) turns it into an instance, so a
 checkpoint never pickles model weights or connections.
 """
 
@@ -11,8 +11,6 @@ from __future__ import annotations
 import abc
 import dataclasses
 import json
-import pathlib
-import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -96,73 +94,3 @@ class LLMBackend(abc.ABC):
 
     def close(self) -> None:  # noqa: B027  (optional hook)
         """Release the model or connections."""
-
-
-_BACKENDS: dict[str, LLMBackend] = {}
-_LOCK = threading.RLock()  # operators may run on several threads (parallel variations)
-_CACHE_DIR: pathlib.Path | None = None
-
-
-def set_cache_dir(path: str | pathlib.Path | None) -> None:
-    """Where ``backend_from_config`` keeps its response cache by default (``None``: no cache).
-
-    The engine sets this to the run directory while a run is open, so operators that call
-    ``backend_from_config(config)`` get cached backends without knowing the run directory.
-    """
-    global _CACHE_DIR
-    _CACHE_DIR = None if path is None else pathlib.Path(path)
-
-
-def get_cache_dir() -> pathlib.Path | None:
-    """The default cache directory set by ``set_cache_dir`` (the open run), if any."""
-    return _CACHE_DIR
-
-
-def backend_from_config(config: Any, *, cache_dir: str | pathlib.Path | None = None) -> LLMBackend:
-    """The shared backend instance for a ``PluginConfig`` (or ``{ref, params}`` dict).
-
-    One instance per distinct config per process: operators hold only the config, so
-    checkpoints stay small and a model is loaded once. With a cache directory (``cache_dir``,
-    else the one set by ``set_cache_dir``), a backend that declares ``cacheable = True`` is
-    wrapped in a ``CachedBackend`` over ``<cache_dir>/llm-cache.sqlite``.
-
-    Raises:
-        registry.RegistryError: for an unknown backend or bad parameters.
-    """
-    if isinstance(config, dict):
-        name, params = config.get("ref") or config["name"], dict(config.get("params", {}))
-    else:
-        name, params = config.name, dict(config.params)
-    key = json.dumps([name, params], sort_keys=True, default=str)
-    with _LOCK:
-        return _shared(key, name, params, cache_dir)
-
-
-def _shared(key: str, name: str, params: dict, cache_dir: Any) -> LLMBackend:
-    from evosearch import registry
-
-    backend = _BACKENDS.get(key)
-    if backend is None:
-        entry = registry.llms.get(name)
-        backend = entry.create(params, key="llm.params")
-        _BACKENDS[key] = backend
-    directory = cache_dir if cache_dir is not None else _CACHE_DIR
-    if directory is None or not backend.cacheable:
-        return backend
-    from evosearch.llm.cache import CACHE_FILE, CachedBackend
-
-    path = pathlib.Path(directory) / CACHE_FILE
-    cached_key = json.dumps([key, str(path.resolve())])
-    wrapped = _BACKENDS.get(cached_key)
-    if wrapped is None:
-        wrapped = CachedBackend(backend, path, backend.cache_id or key)
-        _BACKENDS[cached_key] = wrapped
-    return wrapped
-
-
-def clear_backends() -> None:
-    """Forget shared backend instances (tests; freeing a model)."""
-    with _LOCK:
-        for backend in _BACKENDS.values():
-            backend.close()
-        _BACKENDS.clear()

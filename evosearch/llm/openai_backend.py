@@ -114,15 +114,27 @@ class OpenAIBackend(LLMBackend):
     Args:
         base_url: API root (``.../v1``); ``/chat/completions`` is appended.
         model: Model name.
+        sleep: How the backend waits between retries (``time.sleep``; tests pass a
+            function that records the waits instead).
         **options: The other fields of ``OpenAIParams``.
 
     Raises:
         pydantic.ValidationError: for a bad URL or option.
+        TypeError: if ``sleep`` is not callable.
     """
 
     cacheable = True
 
-    def __init__(self, base_url: str, model: str, **options: Any):
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        **options: Any,
+    ):
+        if not callable(sleep):
+            raise TypeError(f"llm.params.sleep: expected a function of seconds, got {sleep!r}")
         self.params = OpenAIParams(base_url=base_url, model=model, **options)
         url = urllib.parse.urlsplit(self.params.base_url)
         self._scheme, self._host, self._port = url.scheme, url.hostname, url.port
@@ -132,7 +144,7 @@ class OpenAIBackend(LLMBackend):
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._rng = np.random.default_rng()  # backoff jitter only; never affects results
-        self._sleep: Callable[[float], None] = time.sleep
+        self._sleep = sleep
         self.attempts = 0  # HTTP attempts made (tests and benchmarks read it)
         self._count_lock = threading.Lock()
         # The limit holds across callers too (several threads may call generate at once).

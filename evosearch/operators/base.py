@@ -18,10 +18,12 @@ import numpy as np
 
 from evosearch.genomes.base import Genome
 from evosearch.individual import Cost, Individual, Offspring
+from evosearch.llm.base import LLMBackend
 
 # re-exported: operator plugins import them from here
 from evosearch.plugin_params import PARAMS as PARAMS
 from evosearch.plugin_params import STATEFUL as STATEFUL
+from evosearch.run_context import RunContext, llm_backend
 
 
 class VariationError(Exception):
@@ -105,11 +107,17 @@ class VariationContext:
             for the later steps of a pipeline, whose input is a fresh, unevaluated child).
         inspirations: Other archive members to show an LLM (any order; operators sort them).
         best: The best archive member, or None.
+        run: The run's ``RunContext`` (its LLM backends), None outside a run.
     """
 
     parents: tuple[Individual, ...] = ()
     inspirations: tuple[Individual, ...] = ()
     best: Individual | None = None
+    run: RunContext | None = dataclasses.field(default=None, compare=False, repr=False)
+
+    def llm_backend(self, config: Any) -> LLMBackend:
+        """The run's backend for an LLM ``PluginConfig`` (outside a run: a standalone one)."""
+        return llm_backend(self.run, config)
 
 
 @contextlib.contextmanager

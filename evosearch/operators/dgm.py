@@ -129,6 +129,7 @@ class SelfImprove(Operator):
             max_tokens=self.diagnosis_tokens,
             temperature=self.temperature,
             tag="dgm.diagnose",
+            context=context,
         )
         try:
             diagnosis = parse_diagnosis(text)

@@ -17,13 +17,12 @@ from pydantic.dataclasses import dataclass
 from evosearch import registry
 from evosearch.config import PluginConfig
 from evosearch.genomes.code import CodeGenome
-from evosearch.individual import Cost, Individual
+from evosearch.individual import Cost
 from evosearch.llm import templates
 from evosearch.operators.base import (
     PARAMS,
     Initializer,
     Offspring,
-    Operator,
     VariationContext,
     VariationError,
 )
@@ -35,7 +34,8 @@ from evosearch.operators.code_edits import (
     parse_files,
 )
 from evosearch.operators.llm_common import (
-    ask_llm,
+    LLMOperator,
+    Prompt,
     compact,
     feedback_text,
     known_backend,
@@ -73,7 +73,7 @@ def render_inspirations(context: VariationContext | None, limit: int) -> str:
 
 
 @dataclass(config=PARAMS)
-class _LLMCodeOperator(Operator):
+class _LLMCodeOperator(LLMOperator):
     """Parameters shared by the code operators.
 
     Attributes:
@@ -87,7 +87,6 @@ class _LLMCodeOperator(Operator):
             variation, saving an evaluation.
     """
 
-    uses_context = True
     tag = "llm.code"
 
     llm: PluginConfig
@@ -100,17 +99,20 @@ class _LLMCodeOperator(Operator):
 
     _known_backend = field_validator("llm")(known_backend)
 
-    def _ask(self, prompt: str, entry: str, rng: np.random.Generator) -> tuple[str, Cost]:
-        system = templates.render("code_system", entry=entry)
-        return ask_llm(
-            self.llm,
-            prompt,
-            system=system,
-            rng=rng,
-            max_tokens=self.max_tokens,
-            temperature=self.temperature,
-            tag=self.tag,
+    def _request(
+        self, template: str, entry: str, context: VariationContext | None, **fields: str
+    ) -> Prompt:
+        """``template`` with the task and inspirations, and the code system message."""
+        inspirations = render_inspirations(context, self.inspiration_chars)
+        text = templates.render(
+            template, entry=entry, task=self.task, inspirations=inspirations, **fields
         )
+        return Prompt(text, templates.render("code_system", entry=entry))
+
+    def _parse(self, parents: Sequence[CodeGenome], raw: str, cost: Cost, params: dict):
+        """Whole files (``FILE:`` + fenced blocks) over the first parent."""
+        child = parents[0].with_files(parse_files(raw, parents[0]))
+        return self._finish(parents[0], child, raw, cost)
 
     def _finish(self, parent: CodeGenome, child: CodeGenome, raw: str, cost: Cost, **params):
         changed = [p for p, t in child.files.items() if parent.files.get(p) != t]
@@ -120,6 +122,18 @@ class _LLMCodeOperator(Operator):
             except EditError as exc:
                 raise VariationError(str(exc), raw=raw, cost=cost) from None
         return [Offspring(child, operator_params={**params, "changed": changed}, cost=cost)]
+
+
+def _shown(
+    genome: CodeGenome, context: VariationContext | None, index: int, suffix: str = ""
+) -> dict[str, str]:
+    """The prompt fields of parent ``index``: its score, program and evaluator feedback."""
+    ind = parent_individual(context, index, genome)
+    return {
+        f"score{suffix}": score_text(ind),
+        f"program{suffix}": render_program(genome),
+        f"feedback{suffix}": feedback_text(ind),
+    }
 
 
 def _code(genome: object) -> CodeGenome:
@@ -135,32 +149,19 @@ class LLMDiffMutation(_LLMCodeOperator):
 
     arity = 1
     tag = "llm.diff"
+    failure = "diff not applied"
 
-    def __call__(
-        self,
-        parents: Sequence[CodeGenome],
-        rng: np.random.Generator,
-        context: VariationContext | None = None,
-    ) -> list[Offspring]:
+    def _prompt(self, parents: Sequence[CodeGenome], context: VariationContext | None) -> Prompt:
         parent = _code(parents[0])
-        ind = parent_individual(context, 0, parent)
-        prompt = templates.render(
-            "code_diff",
-            entry=parent.entry,
-            entry_file=parent.entry_file,
-            task=self.task,
-            score=score_text(ind),
-            program=render_program(parent),
-            feedback=feedback_text(ind),
-            inspirations=render_inspirations(context, self.inspiration_chars),
+        fields = _shown(parent, context, 0)
+        return self._request(
+            "code_diff", parent.entry, context, entry_file=parent.entry_file, **fields
         )
-        raw, cost = self._ask(prompt, parent.entry, rng)
-        try:
-            blocks = parse_diff(raw)
-            child = apply_diff(parent, blocks)
-        except (EditError, ValueError) as exc:
-            raise VariationError(f"diff not applied: {exc}", raw=raw, cost=cost) from None
-        return self._finish(parent, child, raw, cost, edits=len(blocks))
+
+    def _parse(self, parents: Sequence[CodeGenome], raw: str, cost: Cost, params: dict):
+        blocks = parse_diff(raw)
+        child = apply_diff(parents[0], blocks)
+        return self._finish(parents[0], child, raw, cost, edits=len(blocks))
 
 
 @registry.operators.register("llm.rewrite")
@@ -170,30 +171,11 @@ class LLMRewriteMutation(_LLMCodeOperator):
 
     arity = 1
     tag = "llm.rewrite"
+    failure = "rewrite not usable"
 
-    def __call__(
-        self,
-        parents: Sequence[CodeGenome],
-        rng: np.random.Generator,
-        context: VariationContext | None = None,
-    ) -> list[Offspring]:
+    def _prompt(self, parents: Sequence[CodeGenome], context: VariationContext | None) -> Prompt:
         parent = _code(parents[0])
-        ind = parent_individual(context, 0, parent)
-        prompt = templates.render(
-            "code_rewrite",
-            entry=parent.entry,
-            task=self.task,
-            score=score_text(ind),
-            program=render_program(parent),
-            feedback=feedback_text(ind),
-            inspirations=render_inspirations(context, self.inspiration_chars),
-        )
-        raw, cost = self._ask(prompt, parent.entry, rng)
-        try:
-            child = parent.with_files(parse_files(raw, parent))
-        except (EditError, ValueError) as exc:
-            raise VariationError(f"rewrite not usable: {exc}", raw=raw, cost=cost) from None
-        return self._finish(parent, child, raw, cost)
+        return self._request("code_rewrite", parent.entry, context, **_shown(parent, context, 0))
 
 
 @registry.operators.register("llm.code_crossover")
@@ -203,34 +185,12 @@ class LLMCodeCrossover(_LLMCodeOperator):
 
     arity = 2
     tag = "llm.code_crossover"
+    failure = "crossover not usable"
 
-    def __call__(
-        self,
-        parents: Sequence[CodeGenome],
-        rng: np.random.Generator,
-        context: VariationContext | None = None,
-    ) -> list[Offspring]:
+    def _prompt(self, parents: Sequence[CodeGenome], context: VariationContext | None) -> Prompt:
         a, b = _code(parents[0]), _code(parents[1])
-        ia: Individual | None = parent_individual(context, 0, a)
-        ib: Individual | None = parent_individual(context, 1, b)
-        prompt = templates.render(
-            "code_crossover",
-            entry=a.entry,
-            task=self.task,
-            score_a=score_text(ia),
-            program_a=render_program(a),
-            feedback_a=feedback_text(ia),
-            score_b=score_text(ib),
-            program_b=render_program(b),
-            feedback_b=feedback_text(ib),
-            inspirations=render_inspirations(context, self.inspiration_chars),
-        )
-        raw, cost = self._ask(prompt, a.entry, rng)
-        try:
-            child = a.with_files(parse_files(raw, a))
-        except (EditError, ValueError) as exc:
-            raise VariationError(f"crossover not usable: {exc}", raw=raw, cost=cost) from None
-        return self._finish(a, child, raw, cost)
+        fields = {**_shown(a, context, 0, "_a"), **_shown(b, context, 1, "_b")}
+        return self._request("code_crossover", a.entry, context, **fields)
 
 
 @registry.initializers.register("code.from_dir")

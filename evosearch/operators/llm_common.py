@@ -1,20 +1,23 @@
-"""Shared pieces of LLM-driven operators: calling the backend, describing individuals.
+"""Shared pieces of LLM-driven operators: the ask template, describing individuals.
 
-Operators keep the LLM *config* (a ``PluginConfig``) and look the backend up per call with
-``backend_from_config``, so checkpoints never pickle a model or a connection.
+Operators keep the LLM *config* (a ``PluginConfig``) and get the backend per call from the
+run's context (``VariationContext.run``), so checkpoints never pickle a model or a
+connection, and two runs in one process never share backends or caches.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
 from evosearch.config import PluginConfig
+from evosearch.genomes.base import Genome
 from evosearch.individual import Cost, Individual
-from evosearch.llm.base import LLMRequest, backend_from_config
-from evosearch.operators.base import VariationContext, VariationError
+from evosearch.llm.base import LLMRequest
+from evosearch.operators.base import Offspring, Operator, VariationContext, VariationError
 
 FEEDBACK_CHARS = 2000  # evaluator feedback shown per individual
 
@@ -28,8 +31,20 @@ def ask_llm(
     max_tokens: int,
     temperature: float,
     tag: str,
+    context: VariationContext | None = None,
 ) -> tuple[str, Cost]:
     """Send one request (seeded from ``rng``) and return the answer text and its cost.
+
+    Args:
+        llm: The backend config.
+        prompt: The user message.
+        system: The system message, if any.
+        rng: Draws the request's seed.
+        max_tokens: Generation limit.
+        temperature: Sampling temperature.
+        tag: What the request is for (accounting).
+        context: The variation context; its run's backends answer (outside a run: a
+            standalone backend).
 
     Raises:
         VariationError: when the backend reports an error or answers nothing; it carries
@@ -43,7 +58,7 @@ def ask_llm(
         seed=int(rng.integers(0, 2**31 - 1)),
         tag=tag,
     )
-    (completion,) = backend_from_config(llm).generate([request])
+    (completion,) = (context or VariationContext()).llm_backend(llm).generate([request])
     cost = Cost(completion.tokens_in, completion.tokens_out, completion.cost_usd)
     if not completion.ok:
         raise VariationError(
@@ -56,6 +71,72 @@ def ask_llm(
             cost=cost,
         )
     return completion.text, cost
+
+
+class Prompt(NamedTuple):
+    """What an LLM operator asks for one child.
+
+    Attributes:
+        text: The user message.
+        system: The system message, if any.
+        params: ``operator_params`` to record with the child.
+    """
+
+    text: str
+    system: str | None = None
+    params: dict[str, Any] | None = None
+
+
+class LLMOperator(Operator):
+    """The template of LLM operators: render a prompt → ask → parse the answer.
+
+    Subclasses (pydantic dataclasses with ``llm``, ``max_tokens`` and ``temperature``
+    fields) implement ``_prompt`` and ``_parse``. An answer that does not parse (a
+    ``ValueError``, e.g. ``EditError``) becomes a ``VariationError`` that carries the raw
+    answer and the cost, which the strategy records as an ``invalid`` individual.
+
+    Attributes:
+        tag: What the requests are for (accounting).
+        failure: How a parse error is introduced in the ``VariationError`` message.
+    """
+
+    uses_context: ClassVar[bool] = True
+    tag: ClassVar[str] = "llm"
+    failure: ClassVar[str] = "answer not usable"
+
+    def __call__(
+        self,
+        parents: Sequence[Genome],
+        rng: np.random.Generator,
+        context: VariationContext | None = None,
+    ) -> list[Offspring]:
+        prompt = self._prompt(parents, context)
+        raw, cost = ask_llm(
+            self.llm,  # type: ignore[attr-defined]
+            prompt.text,
+            system=prompt.system,
+            rng=rng,
+            max_tokens=self.max_tokens,  # type: ignore[attr-defined]
+            temperature=self.temperature,  # type: ignore[attr-defined]
+            tag=self.tag,
+            context=context,
+        )
+        try:
+            return self._parse(parents, raw, cost, dict(prompt.params or {}))
+        except VariationError:
+            raise
+        except ValueError as exc:
+            raise VariationError(f"{self.failure}: {exc}", raw=raw, cost=cost) from None
+
+    def _prompt(self, parents: Sequence[Genome], context: VariationContext | None) -> Prompt:
+        """The request for these parents (raises ``TypeError`` for the wrong genome type)."""
+        raise NotImplementedError
+
+    def _parse(
+        self, parents: Sequence[Genome], raw: str, cost: Cost, params: dict[str, Any]
+    ) -> list[Offspring]:
+        """The children in an answer (raises ``ValueError`` or ``VariationError``)."""
+        raise NotImplementedError
 
 
 def known_backend(llm: PluginConfig) -> PluginConfig:

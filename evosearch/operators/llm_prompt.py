@@ -24,12 +24,12 @@ from evosearch.operators.base import (
     PARAMS,
     Initializer,
     Offspring,
-    Operator,
     VariationContext,
     VariationError,
 )
 from evosearch.operators.llm_common import (
-    ask_llm,
+    LLMOperator,
+    Prompt,
     feedback_text,
     known_backend,
     parent_individual,
@@ -61,7 +61,7 @@ def _text(genome: object) -> TextGenome:
 
 
 @dataclass(config=PARAMS)
-class _LLMPromptOperator(Operator):
+class _LLMPromptOperator(LLMOperator):
     """Parameters shared by the prompt operators.
 
     Attributes:
@@ -72,7 +72,6 @@ class _LLMPromptOperator(Operator):
         temperature: Sampling temperature.
     """
 
-    uses_context = True
     tag = "llm.prompt"
 
     llm: PluginConfig
@@ -99,16 +98,13 @@ class _LLMPromptOperator(Operator):
         ]
         return "\n".join(lines)
 
-    def _run(self, prompt: str, rng: np.random.Generator, **params) -> list[Offspring]:
-        raw, cost = ask_llm(
-            self.llm,
-            prompt,
-            system=templates.render("prompt_system"),
-            rng=rng,
-            max_tokens=self.max_tokens,
-            temperature=self.temperature,
-            tag=self.tag,
-        )
+    def _request(self, template: str, context: VariationContext | None, **fields: str) -> Prompt:
+        """A prompt-evolution request: ``template`` with the task and the inspirations."""
+        inspirations = self._inspirations(context)
+        text = templates.render(template, task=self.task, inspirations=inspirations, **fields)
+        return Prompt(text, templates.render("prompt_system"))
+
+    def _parse(self, parents: Sequence[TextGenome], raw: str, cost: Cost, params: dict):
         return [Offspring(extract_prompt(raw, cost), operator_params=params, cost=cost)]
 
 
@@ -120,23 +116,13 @@ class PromptMutation(_LLMPromptOperator):
     arity = 1
     tag = "llm.prompt_mutate"
 
-    def __call__(
-        self,
-        parents: Sequence[TextGenome],
-        rng: np.random.Generator,
-        context: VariationContext | None = None,
-    ) -> list[Offspring]:
+    def _prompt(self, parents: Sequence[TextGenome], context: VariationContext | None) -> Prompt:
         p = _text(parents[0])
         ind = parent_individual(context, 0, p)
-        prompt = templates.render(
-            "prompt_mutate",
-            task=self.task,
-            score=score_text(ind),
-            prompt=p.text,
-            feedback=self._feedback(("the current prompt", ind)),
-            inspirations=self._inspirations(context),
+        feedback = self._feedback(("the current prompt", ind))
+        return self._request(
+            "prompt_mutate", context, score=score_text(ind), prompt=p.text, feedback=feedback
         )
-        return self._run(prompt, rng)
 
 
 @registry.operators.register("llm.evoprompt_ga")
@@ -147,25 +133,18 @@ class EvoPromptGA(_LLMPromptOperator):
     arity = 2
     tag = "llm.evoprompt_ga"
 
-    def __call__(
-        self,
-        parents: Sequence[TextGenome],
-        rng: np.random.Generator,
-        context: VariationContext | None = None,
-    ) -> list[Offspring]:
+    def _prompt(self, parents: Sequence[TextGenome], context: VariationContext | None) -> Prompt:
         a, b = _text(parents[0]), _text(parents[1])
         ia, ib = parent_individual(context, 0, a), parent_individual(context, 1, b)
-        prompt = templates.render(
+        return self._request(
             "prompt_ga",
-            task=self.task,
+            context,
             score_a=score_text(ia),
             prompt_a=a.text,
             score_b=score_text(ib),
             prompt_b=b.text,
             feedback=self._feedback(("prompt 1", ia), ("prompt 2", ib)),
-            inspirations=self._inspirations(context),
         )
-        return self._run(prompt, rng)
 
 
 @registry.operators.register("llm.evoprompt_de")
@@ -179,21 +158,16 @@ class EvoPromptDE(_LLMPromptOperator):
     arity = 3
     tag = "llm.evoprompt_de"
 
-    def __call__(
-        self,
-        parents: Sequence[TextGenome],
-        rng: np.random.Generator,
-        context: VariationContext | None = None,
-    ) -> list[Offspring]:
+    def _prompt(self, parents: Sequence[TextGenome], context: VariationContext | None) -> Prompt:
         target, da, db = (_text(p) for p in parents[:3])
         it = parent_individual(context, 0, target)
         best_ind = context.best if context is not None else None
         best = best_ind.genome if best_ind is not None else target
         if not isinstance(best, TextGenome):
             best, best_ind = target, it
-        prompt = templates.render(
+        request = self._request(
             "prompt_de",
-            task=self.task,
+            context,
             donor_a=da.text,
             donor_b=db.text,
             score_best=score_text(best_ind),
@@ -201,9 +175,8 @@ class EvoPromptDE(_LLMPromptOperator):
             score_target=score_text(it),
             target=target.text,
             feedback=self._feedback(("the basic prompt", it)),
-            inspirations=self._inspirations(context),
         )
-        return self._run(prompt, rng, best_id=best_ind.id if best_ind is not None else None)
+        return request._replace(params={"best_id": best_ind.id if best_ind is not None else None})
 
 
 @registry.initializers.register("text.prompts")

@@ -14,6 +14,7 @@ Wire format (one line each way)::
 
 from __future__ import annotations
 
+import contextvars
 import json
 import math
 import os
@@ -21,7 +22,8 @@ import threading
 from typing import Any
 
 from evosearch.individual import Cost
-from evosearch.llm.base import LLMRequest, Message, backend_from_config
+from evosearch.llm.base import LLMRequest, Message
+from evosearch.llm.pool import backend_from_config
 
 REQ_ENV, RESP_ENV = "EVOSEARCH_LLM_REQ_FD", "EVOSEARCH_LLM_RESP_FD"
 MAX_REQUEST_BYTES = 1 << 20  # one request line; a longer line is skipped unread (not buffered)
@@ -61,7 +63,11 @@ class LLMProxy:
         self.errors: list[str] = []
         self._req_r, self._req_w = os.pipe()
         self._resp_r, self._resp_w = os.pipe()
-        self._thread = threading.Thread(target=self._serve, daemon=True, name="llm-proxy")
+        # served in the caller's context: the run it serves answers with its own backends
+        serving = contextvars.copy_context()
+        self._thread = threading.Thread(
+            target=serving.run, args=(self._serve,), daemon=True, name="llm-proxy"
+        )
 
     @property
     def fds(self) -> tuple[int, int]:

@@ -16,10 +16,13 @@ from pydantic import Field
 from evosearch import registry
 from evosearch.config import PluginConfig
 from evosearch.genomes.base import Genome
-from evosearch.individual import FitnessResult, Individual, Status, best_of
+from evosearch.individual import Cost, FitnessResult, Individual, Status, best_of
 from evosearch.operators.base import Child, VariationContext, VariationError, as_offspring
 from evosearch.operators.selection import ValidPool, valid_only
+from evosearch.run_context import RunContext
 from evosearch.strategies.base import Offspring, Strategy
+
+DEDUP_RETRIES = 10  # variations tried per child before a duplicate is kept
 
 
 class OperatorStep(PluginConfig):
@@ -105,47 +108,73 @@ class ArchiveStrategy(Strategy):
     def members(self) -> list[Individual]:
         return list(self.archive.members())
 
+    def child_counts(self) -> Counter[int]:
+        """How many told children each parent id has (what child-count selectors see)."""
+        return Counter(self._children)
+
+    # ---------------------------------------------------------------- ask, step by step
     def _ask(self, n: int) -> list[Offspring]:
-        out: list[Offspring] = []
-        init_size = self.params.init_size or self.batch_size
         pool = ValidPool(valid_only(self.archive.members()))
+        out = self._initial(n, pool)
+        out += self._made_ahead(n - len(out), pool)
+        out += self._vary_islands(n - len(out), pool)
+        return out[:n]
+
+    def _initial(self, n: int, pool: ValidPool) -> list[Offspring]:
+        """Initializer genomes while the first ``init_size`` are not made (or none is valid)."""
+        init_size = self.params.init_size or self.batch_size
+        if self._initialised >= init_size and pool:
+            return []
+        k = n if not pool else min(n, init_size - self._initialised)
+        islands = self.archive.islands
+        out = [
+            Offspring(g, operator="init", island=(self._initialised + j) % islands)
+            for j, g in enumerate(self.init(k, self.rng))
+        ]
+        self._initialised += k
+        return out
+
+    def _made_ahead(self, need: int, pool: ValidPool) -> list[Offspring]:
+        """Children from parallel variations (``parallel_variations > 1``), made ahead."""
+        workers = self.params.parallel_variations
+        if not need or workers <= 1 or not pool:
+            return []
+        ready = self.__dict__.setdefault("_ready", [])  # children made ahead
+        if len(ready) < need:  # steady state asks one at a time: make `workers` at once
+            ready.extend(self._vary_parallel(pool, max(need - len(ready), workers)))
+        out = ready[:need]
+        del ready[:need]
+        return out
+
+    def _vary_islands(self, need: int, pool: ValidPool) -> list[Offspring]:
+        """Variations until ``need`` children; with islands, round-robin over them."""
+        out: list[Offspring] = []
         islands = self.archive.islands
         by_island: dict[int, ValidPool] = {}
-        if self._initialised < init_size or not pool:
-            k = n if not pool else min(n, init_size - self._initialised)
-            for j, g in enumerate(self.init(k, self.rng)):
-                out.append(Offspring(g, operator="init", island=(self._initialised + j) % islands))
-            self._initialised += k
-        need, workers = n - len(out), self.params.parallel_variations
-        if need and workers > 1 and pool:
-            ready = self.__dict__.setdefault("_ready", [])  # children made ahead
-            if len(ready) < need:  # steady state asks one at a time: make `workers` at once
-                ready.extend(self._vary_parallel(pool, max(need - len(ready), workers)))
-            out.extend(ready[:need])
-            del ready[:need]
-        while len(out) < n:
-            island = None
-            if islands > 1:  # round-robin over islands; parents come from that island
+        while len(out) < need:
+            island, local = None, pool
+            if islands > 1:  # parents come from the island whose turn it is
                 island = self._next_island % islands
                 self._next_island += 1
-            local = pool
-            if island is not None:
                 if island not in by_island:
                     by_island[island] = ValidPool(valid_only(self.archive.members(island=island)))
                 local = by_island[island]
-            out.extend(self._vary(local or pool, n - len(out), island))
-        return out[:n]
+            out.extend(self._vary(local or pool, need - len(out), island))
+        return out
 
     def _vary_parallel(self, pool: list[Individual], need: int) -> list[Offspring]:
         """``need`` single-child variations on threads, each with its own spawned generator."""
         import concurrent.futures
+        import contextvars
+
+        serving = contextvars.copy_context()  # the run served by this ask, on every thread
 
         def one(rng: np.random.Generator) -> list[Offspring]:
             # A shallow copy that shares archive and operators; only the generator differs.
             # (Not copy.copy: that goes through __getstate__, which leaves the archive out.)
             worker = object.__new__(type(self))
             worker.__dict__.update(self.__dict__, rng=rng)
-            return worker._vary(pool, 1, None)
+            return serving.copy().run(worker._vary, pool, 1, None)
 
         workers = min(need, self.params.parallel_variations)
         with concurrent.futures.ThreadPoolExecutor(workers) as ex:
@@ -159,43 +188,62 @@ class ArchiveStrategy(Strategy):
     def _vary(
         self, pool: list[Individual], need: int, island: int | None = None
     ) -> list[Offspring]:
-        name, prob, first = self.operators[0]
-        for _attempt in range(10):
-            parents = self._select(pool, first.arity)
+        """Select parents and run the pipeline; with ``dedup``, retry duplicates.
+
+        The LLM cost of children dropped (as duplicates, or beyond ``need``) is not lost: it
+        is carried by the first child returned (or by the failure record), so token budgets
+        count it.
+        """
+        dropped = Cost()  # spent on duplicates that were dropped
+        for _attempt in range(DEDUP_RETRIES):
+            parents = self._select(pool, self.operators[0][2].arity)
             home = parents[0].island if island is None else island
-            names: list[str] = []
-            params: dict[str, Any] = {}
             try:
-                if self.rng.random() < prob:
-                    out = _apply(first, [p.genome for p in parents], self.rng, pool, parents)
-                    children = [_as_child(c) for c in out]
-                    names.append(name)
-                else:
-                    children = [Child(p.genome) for p in parents]
-                for step_name, step_prob, op in self.operators[1:]:
-                    if self.rng.random() < step_prob:
-                        children = [
-                            _merge(c, _as_child(_apply(op, [c.genome], self.rng, pool, [])[0]))
-                            for c in children
-                        ]
-                        names.append(step_name)
+                children, label = self._pipeline(parents, pool)
             except VariationError as exc:
-                return [self._failed(parents, name, exc, home)]
-            for c in children:
-                params.update(c.params)
-            fresh = [c for c in children if c.genome.fingerprint()[:32] not in self._seen]
-            if self.params.dedup and not fresh:
-                continue
-            ids = tuple(p.id for p in parents)
-            label = "+".join(names) or "copy"
-            return [
-                Offspring(c.genome, ids, label, dict(c.params), home, cost=c.cost)
-                for c in (fresh if self.params.dedup else children)[:need]
-            ]
-        return [
-            Offspring(c.genome, tuple(p.id for p in parents), "+".join(names) or "copy", {}, home)
-            for c in children[:need]
-        ]
+                exc.cost = dropped + exc.cost
+                return [self._failed(parents, self.operators[0][0], exc, home)]
+            kept = children
+            if self.params.dedup:
+                kept = [c for c in children if c.genome.fingerprint()[:32] not in self._seen]
+                if not kept:
+                    dropped = sum((c.cost for c in children), dropped)
+                    continue
+            kept = kept[:need]
+            dropped = sum((c.cost for c in children if all(c is not k for k in kept)), dropped)
+            return _offspring(kept, parents, label, home, dropped)
+        # every attempt was a duplicate: keep the last children anyway (their cost in `dropped`)
+        plain = [Child(c.genome) for c in children]
+        return _offspring(plain[:need], parents, label, home, dropped)
+
+    def _pipeline(
+        self, parents: list[Individual], pool: list[Individual]
+    ) -> tuple[list[Child], str]:
+        """Apply the operator pipeline (each step with its probability) to ``parents``.
+
+        Returns:
+            The children and the label of the steps applied (``copy`` if none was).
+
+        Raises:
+            VariationError: an operator could not produce a child.
+        """
+        (name, prob, first), names = self.operators[0], []
+        if self.rng.random() < prob:
+            genomes = [p.genome for p in parents]
+            out = apply_operator(first, genomes, self.rng, pool, parents, self.run_context)
+            children = [as_offspring(c) for c in out]
+            names.append(name)
+        else:
+            children = [Child(p.genome) for p in parents]
+        step = (self.rng, pool, [], self.run_context)
+        for step_name, step_prob, op in self.operators[1:]:
+            if self.rng.random() < step_prob:
+                children = [
+                    _merge(c, as_offspring(apply_operator(op, [c.genome], *step)[0]))
+                    for c in children
+                ]
+                names.append(step_name)
+        return children, "+".join(names) or "copy"
 
     def _failed(
         self, parents: list[Individual], name: str, exc: VariationError, island: int
@@ -218,7 +266,7 @@ class ArchiveStrategy(Strategy):
         # committed individuals (DESIGN §5): checkpoints leave them out (pickling a large
         # archive at every commit dominated run time) and ``restore`` rebuilds them.
         state = self.__dict__.copy()
-        state.update(archive=None, _seen=None, _children=None)
+        state.update(archive=None, _seen=None, _children=None, run_context=None)
         return state
 
     def restore(self, store: Any) -> None:
@@ -244,21 +292,35 @@ class ArchiveStrategy(Strategy):
         self._children.update(p for i in individuals for p in set(i.parent_ids))
 
 
-def _apply(
+def apply_operator(
     op: Any,
     genomes: list[Genome],
     rng: np.random.Generator,
     pool: list[Individual],
     parents: list[Individual],
+    run: RunContext | None = None,
 ) -> list[Genome | Child]:
-    """Call an operator; those with ``uses_context`` also get a ``VariationContext``."""
+    """Call an operator; those with ``uses_context`` also get a ``VariationContext``.
+
+    Args:
+        op: The operator.
+        genomes: Its input genomes.
+        rng: The generator it draws from.
+        pool: The valid archive members (inspirations are drawn from them).
+        parents: The evaluated parents behind ``genomes`` (empty for later pipeline steps).
+        run: The run's context, passed on in the ``VariationContext``.
+    """
     if not op.uses_context:
         return op(genomes, rng)
-    return op(genomes, rng, context=variation_context(pool, parents, op, rng))
+    return op(genomes, rng, context=variation_context(pool, parents, op, rng, run))
 
 
 def variation_context(
-    pool: list[Individual], parents: list[Individual], op: Any, rng: np.random.Generator
+    pool: list[Individual],
+    parents: list[Individual],
+    op: Any,
+    rng: np.random.Generator,
+    run: RunContext | None = None,
 ) -> VariationContext:
     """Parents plus ``op.inspirations`` valid archive members drawn without replacement.
 
@@ -269,11 +331,21 @@ def variation_context(
     others = [i for i in pool if i.id not in parent_ids and i.result is not None and i.result.ok]
     k = min(int(op.inspirations or 0), len(others))
     picks = sorted(rng.choice(len(others), size=k, replace=False).tolist()) if k else []
-    return VariationContext(tuple(parents), tuple(others[i] for i in picks), best_of(pool))
+    inspirations = tuple(others[i] for i in picks)
+    return VariationContext(tuple(parents), inspirations, best_of(pool), run)
 
 
-def _as_child(value: Genome | Offspring) -> Child:
-    return as_offspring(value)
+def _offspring(
+    children: list[Child], parents: list[Individual], label: str, island: int, dropped: Cost
+) -> list[Offspring]:
+    """Offspring records of ``children``; the first also carries the ``dropped`` cost."""
+    ids = tuple(p.id for p in parents)
+    return [
+        Offspring(
+            c.genome, ids, label, dict(c.params), island, cost=c.cost if k else c.cost + dropped
+        )
+        for k, c in enumerate(children)
+    ]
 
 
 def _merge(before: Child, after: Child) -> Child:

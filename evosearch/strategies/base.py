@@ -16,6 +16,7 @@ its ``__init__`` builds from the config: parameters, plugins, library searchers)
 from __future__ import annotations
 
 import abc
+import contextlib
 import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -24,6 +25,8 @@ import numpy as np
 
 from evosearch.batch import Batch, Results
 from evosearch.individual import Individual, Offspring
+from evosearch.llm.base import LLMBackend
+from evosearch.run_context import RunContext, llm_backend
 from evosearch.strategies import state as state_codec
 
 
@@ -46,13 +49,15 @@ class Strategy(abc.ABC):
     vectorized: ClassVar[bool] = False
     #: Attributes ``state_dict`` leaves out because ``__init__`` rebuilds them from the
     #: config (summed over the class hierarchy).
-    rebuilt_attrs: ClassVar[tuple[str, ...]] = ("params", "_pending", "_asked")
+    rebuilt_attrs: ClassVar[tuple[str, ...]] = ("params", "_pending", "_asked", "run_context")
     STATE_VERSION: ClassVar[int] = 1
     #: The pydantic model of the strategy's parameters; the engine builds it from
     #: ``strategy.params`` and calls ``cls(params, rng=rng)``. None: ``cls(**params, rng=rng)``.
     Params: ClassVar[type[Any] | None] = None
     #: The archive the strategy keeps (its membership events and QD stats are stored).
     archive: Any = None
+    #: The run's ``RunContext`` (LLM backends, device), bound by the engine; None outside a run.
+    run_context: RunContext | None = None
 
     def __init__(self, *, rng: np.random.Generator):
         self.rng = rng
@@ -104,7 +109,8 @@ class Strategy(abc.ABC):
                 f"{type(self).__name__} is generational: ask() returns whole batches of "
                 f"{self.batch_size}, not {n}"
             )
-        batch = self._ask_batch(self.batch_size if n is None else n)
+        with self._serving():
+            batch = self._ask_batch(self.batch_size if n is None else n)
         size = len(batch.genomes)
         batch.ids = np.arange(self.next_id, self.next_id + size, dtype=np.int64)
         batch.generation = (
@@ -117,6 +123,14 @@ class Strategy(abc.ABC):
         else:
             self._asked = batch
         return batch
+
+    def llm_backend(self, config: Any) -> LLMBackend:
+        """The run's backend for an LLM ``PluginConfig`` (outside a run: a standalone one)."""
+        return llm_backend(self.run_context, config)
+
+    def _serving(self) -> Any:
+        """While asking, plugins that call ``backend_from_config`` get the run's backends."""
+        return contextlib.nullcontext() if self.run_context is None else self.run_context.serving()
 
     def ask(self, n: int | None = None) -> list[Individual]:
         """``ask_batch`` as a list of ``Individual`` (for code that wants objects)."""

@@ -22,7 +22,7 @@ from evosearch import registry
 from evosearch.config import PluginConfig
 from evosearch.genomes.vector import VectorGenome
 from evosearch.individual import Cost, Individual
-from evosearch.llm.base import LLMRequest, backend_from_config
+from evosearch.llm.base import LLMRequest
 from evosearch.strategies.base import Offspring, Strategy
 from evosearch.strategies.evollm_prompt import (
     blocks,
@@ -137,7 +137,7 @@ class EvoLLM(Strategy):
             )
             for a, b in spans
         ]
-        completions = backend_from_config(p.llm).generate(requests)
+        completions = self.llm_backend(p.llm).generate(requests)
         self.llm_calls += 1
         self.block_requests += len(requests)
         best_grid = grid[-1] if p.order == "worst_first" else grid[0]

@@ -17,7 +17,7 @@ import numpy as np
 from evosearch.fitness.base import FitnessContext, fitness
 from evosearch.genomes.text import TextGenome
 from evosearch.individual import Cost, FitnessResult, Status
-from evosearch.llm.base import LLMRequest, backend_from_config
+from evosearch.llm.base import LLMRequest
 
 SUBJECTS = [
     "The film",
@@ -101,7 +101,7 @@ def prompt_sentiment(genome: TextGenome, ctx: FitnessContext) -> FitnessResult:
         )
         for i, (sentence, _) in enumerate(data)
     ]
-    completions = backend_from_config(params["llm"]).generate(requests)
+    completions = ctx.llm_backend(params["llm"]).generate(requests)
     cost = Cost(
         sum(c.tokens_in for c in completions),
         sum(c.tokens_out for c in completions),

@@ -71,7 +71,7 @@ def test_archive_strategy_passes_told_child_counts_to_the_dgm_selector():
     s.tell([k.with_result(ind(k.id, 0.0).result) for k in kids])  # rejected by keep_better
     assert [m.id for m in s.archive.members()] == [0, 1, 2, 3]
     told = Counter(p for k in kids for p in k.parent_ids)
-    assert s._children == told  # counted although the children are not in the archive
+    assert s.child_counts() == told  # counted although the children are not in the archive
 
 
 def test_population_hall_of_fame_and_events():

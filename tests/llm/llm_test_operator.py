@@ -11,7 +11,8 @@ from pydantic.dataclasses import dataclass
 
 from evosearch.genomes.vector import VectorGenome
 from evosearch.individual import Cost
-from evosearch.llm.base import LLMRequest, backend_from_config
+from evosearch.llm.base import LLMRequest
+from evosearch.llm.pool import backend_from_config
 from evosearch.operators.base import PARAMS, Offspring, Operator, VariationError
 
 

@@ -10,7 +10,7 @@ from llm_test_operator import llm_run
 
 from evosearch.cli import main
 from evosearch.engine import Engine
-from evosearch.llm.base import clear_backends, set_cache_dir
+from evosearch.llm.pool import clear_backends
 from evosearch.store import RunStore
 
 CALL_TOKENS = 11 + 7  # what the fake server reports per request
@@ -21,7 +21,6 @@ def _fresh():
     clear_backends()
     yield
     clear_backends()
-    set_cache_dir(None)
 
 
 def test_llm_tokens_budget_stops_the_run_and_status_shows_the_totals(tmp_path, capsys):

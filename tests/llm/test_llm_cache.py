@@ -7,23 +7,16 @@ import sqlite3
 import pytest
 from llm_fake_server import fake_openai
 
-from evosearch.llm.base import (
-    LLMRequest,
-    backend_from_config,
-    clear_backends,
-    get_cache_dir,
-    set_cache_dir,
-)
+from evosearch.llm.base import LLMRequest
 from evosearch.llm.cache import CACHE_FILE, CachedBackend
+from evosearch.llm.pool import backend_from_config, clear_backends, get_cache_dir, set_cache_dir
 
 
 @pytest.fixture(autouse=True)
 def _fresh():
     clear_backends()
-    set_cache_dir(None)
     yield
     clear_backends()
-    set_cache_dir(None)
 
 
 def config(url: str) -> dict:
@@ -89,21 +82,25 @@ def test_identical_requests_in_one_batch_are_asked_once(tmp_path):
     assert len({c.text for c in out}) == 1
 
 
-def test_the_cache_dir_set_by_the_engine_is_the_default(tmp_path):
+def test_the_deprecated_set_cache_dir_sets_the_default_outside_runs(tmp_path):
     with fake_openai() as srv:
         assert not isinstance(backend_from_config(config(srv.url)), CachedBackend)
-        set_cache_dir(tmp_path)
+        with pytest.warns(DeprecationWarning, match="set_cache_dir"):
+            set_cache_dir(tmp_path)
         assert isinstance(backend_from_config(config(srv.url)), CachedBackend)
         scripted = backend_from_config({"ref": "scripted", "params": {"responses": ["x"]}})
         assert not isinstance(scripted, CachedBackend)  # not cacheable: left alone
 
 
-def test_an_engine_points_the_cache_at_its_run_directory(tmp_path):
+def test_an_engine_keeps_its_cache_in_its_run_directory_not_the_process(tmp_path):
     from conftest import sphere_config
 
     from evosearch.engine import Engine
 
     engine = Engine.create(sphere_config(budget={"generations": 1}), tmp_path / "run")
-    assert get_cache_dir() == tmp_path / "run"
+    assert engine.context.llm.cache_dir == tmp_path / "run"
+    assert get_cache_dir() is None  # the run's cache is its own, not the process's
+    with engine.context.serving():  # what plugins calling backend_from_config see in a run
+        assert get_cache_dir() == tmp_path / "run"
     engine.run()
     assert get_cache_dir() is None

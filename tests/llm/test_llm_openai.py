@@ -7,8 +7,9 @@ import logging
 import pytest
 from llm_fake_server import fake_openai
 
-from evosearch.llm.base import LLMRequest, backend_from_config, clear_backends
+from evosearch.llm.base import LLMRequest
 from evosearch.llm.openai_backend import OpenAIBackend
+from evosearch.llm.pool import backend_from_config, clear_backends
 from evosearch.registry import RegistryError
 
 SECRET = "sk-test-9f8e7d6c5b4a-secret"
@@ -23,9 +24,8 @@ def _fresh():
 
 def make(url: str, **kw) -> tuple[OpenAIBackend, list[float]]:
     opts = {"backoff": 0.05, "max_retries": 3, "timeout": 5.0, **kw}
-    backend = OpenAIBackend(base_url=url, model="tiny", **opts)
-    waits: list[float] = []
-    backend._sleep = waits.append  # record backoff waits instead of sleeping
+    waits: list[float] = []  # backoff waits, recorded instead of slept
+    backend = OpenAIBackend(base_url=url, model="tiny", sleep=waits.append, **opts)
     return backend, waits
 
 

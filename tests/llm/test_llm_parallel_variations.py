@@ -7,7 +7,7 @@ from llm_fake_server import fake_openai
 from llm_test_operator import llm_run
 
 from evosearch.engine import Engine
-from evosearch.llm.base import clear_backends, set_cache_dir
+from evosearch.llm.pool import clear_backends
 from evosearch.store import RunStore
 
 
@@ -16,7 +16,6 @@ def _fresh():
     clear_backends()
     yield
     clear_backends()
-    set_cache_dir(None)
 
 
 def genomes(run) -> list[tuple]:

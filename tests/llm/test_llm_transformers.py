@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from evosearch.llm.base import LLMRequest, Message, backend_from_config, clear_backends
+from evosearch.llm.base import LLMRequest, Message
+from evosearch.llm.pool import backend_from_config, clear_backends
 from evosearch.llm.transformers_backend import TransformersBackend, render_plain
 from evosearch.registry import RegistryError
 

@@ -7,7 +7,7 @@ from evosearch import registry
 from evosearch.genomes.code import CodeGenome
 from evosearch.genomes.text import TextGenome
 from evosearch.individual import FitnessResult, Individual
-from evosearch.llm.base import backend_from_config, clear_backends
+from evosearch.llm.pool import backend_from_config, clear_backends
 from evosearch.operators.base import Offspring, VariationContext, VariationError
 
 PROGRAM = CodeGenome({"main.py": "def run():\n    return 1\n", "lib.py": "X = 1\n"})

@@ -287,7 +287,7 @@ def test_a_dgm_child_never_stores_what_its_links_point_to(tmp_path, monkeypatch)
     from dgm_helpers import dgm_config
 
     from evosearch import Engine
-    from evosearch.llm.base import clear_backends
+    from evosearch.llm.pool import clear_backends
     from evosearch.store import RunStore
 
     clear_backends()
@@ -334,7 +334,7 @@ def test_status_shows_what_the_sandbox_enforced(tmp_path):
     from conftest import run_cli
 
     from evosearch import Engine
-    from evosearch.llm.base import clear_backends
+    from evosearch.llm.pool import clear_backends
 
     clear_backends()
     cfg = code_run_config(tmp_path, [rewrite(5)])

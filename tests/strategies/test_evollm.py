@@ -3,7 +3,7 @@ import pytest
 
 from evosearch import Engine
 from evosearch.individual import FitnessResult
-from evosearch.llm.base import clear_backends
+from evosearch.llm.pool import clear_backends
 from evosearch.store import RunStore
 from evosearch.strategies.evollm import EvoLLM, EvoLLMParams
 from evosearch.strategies.evollm_prompt import (
@@ -90,7 +90,7 @@ def _run_generations(strategy, gens, f=lambda x: -float(np.sum(x**2))):
 
 
 def test_blockwise_querying_sends_one_request_per_block_in_one_call():
-    from evosearch.llm.base import backend_from_config
+    from evosearch.llm.pool import backend_from_config
 
     params = EvoLLMParams(dimension=10, block_size=4, popsize=4, llm=_llm(["50,50,50,50"]))
     s = EvoLLM(params, rng=np.random.default_rng(0))
@@ -191,7 +191,7 @@ def test_best_first_order_lists_the_best_solution_first():
 
 
 def test_best_first_strategy_prompt_and_fallback_use_the_best_row():
-    from evosearch.llm.base import backend_from_config
+    from evosearch.llm.pool import backend_from_config
 
     params = EvoLLMParams(dimension=2, popsize=4, order="best_first", llm=_llm(["junk"]))
     s = EvoLLM(params, rng=np.random.default_rng(5))

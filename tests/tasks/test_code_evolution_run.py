@@ -11,9 +11,9 @@ from code_run_helpers import code_run_config, program, rewrite
 from evosearch import Engine, registry
 from evosearch.genomes.code import CodeGenome
 from evosearch.individual import FitnessResult, Individual
-from evosearch.llm.base import clear_backends
+from evosearch.llm.pool import clear_backends
 from evosearch.operators.base import Operator, VariationContext
-from evosearch.strategies.archive import _apply, variation_context
+from evosearch.strategies.archive import apply_operator, variation_context
 
 
 def test_variation_context_holds_parents_inspirations_and_the_best():
@@ -52,8 +52,8 @@ def test_only_operators_that_ask_for_a_context_get_one():
 
     rng = np.random.default_rng(0)
     before = rng.bit_generator.state
-    assert _apply(plain, [pool[0].genome], rng, pool, pool) == [pool[0].genome]
-    _apply(WithContext(), [pool[0].genome], rng, pool, pool)
+    assert apply_operator(plain, [pool[0].genome], rng, pool, pool) == [pool[0].genome]
+    apply_operator(WithContext(), [pool[0].genome], rng, pool, pool)
     assert rng.bit_generator.state == before  # no inspirations asked: no draws
     assert seen["context"].parents == (pool[0],) and seen["context"].best is pool[0]
 

@@ -8,7 +8,7 @@ from dgm_helpers import DIAGNOSIS, FIX, dgm_config
 
 from evosearch import Engine
 from evosearch.genomes.code import CodeGenome
-from evosearch.llm.base import clear_backends
+from evosearch.llm.pool import clear_backends
 from evosearch.operators.dgm import InitialAgent, parse_diagnosis
 from evosearch.sandbox.runner import SandboxLimits
 from evosearch.store import RunStore

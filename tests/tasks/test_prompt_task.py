@@ -3,7 +3,7 @@ import pytest
 from evosearch.fitness.base import FitnessContext
 from evosearch.genomes.text import TextGenome
 from evosearch.individual import Status
-from evosearch.llm.base import clear_backends
+from evosearch.llm.pool import clear_backends
 from evosearch.tasks.prompt_sentiment import NEGATIVE, grade, prompt_sentiment, sentiment_data
 
 
