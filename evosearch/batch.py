@@ -1,10 +1,10 @@
 """Populations as columns: ``Batch`` (what ``ask`` proposes) and ``Results`` (what came back).
 
-A batch of vectors holds its genomes as one ``[N, D]`` float64 array; text, code and recipe
-genomes stay a list of genome objects. Results are arrays (score, status code, seconds) plus
-sparse per-row extras (metrics, descriptors, error, feedback). ``Individual`` objects are
-built only for the rows something asks for (``Batch.individual``): LLM operators, the CLI,
-the UI and the archive strategies that select among individuals (DESIGN §3, STYLE.md 14).
+Vector genomes are one ``[N, D]`` float64 array; text, code and recipe genomes stay a list of
+genome objects. Results are arrays (score, status code, seconds) plus sparse per-row extras
+(metrics, descriptors, error, feedback). ``Individual`` objects are built only for the rows
+something asks for (``Batch.individual``): LLM operators, the CLI, the UI and the archive
+strategies that select among individuals (DESIGN §3, STYLE.md 14).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from evosearch.genomes.vector import VectorGenome
 from evosearch.individual import Cost, FitnessResult, Individual, Status
@@ -306,8 +307,6 @@ class Batch:
 
     def columns(self, results: Results) -> dict[str, Any]:
         """The store's row columns for this batch (``RunStore.commit`` accepts them)."""
-        import pyarrow as pa
-
         n = len(self)
         if self.is_vector:
             genome: Any = self.genomes
@@ -315,8 +314,6 @@ class Batch:
         else:
             genome = [json.dumps(g.to_json(), sort_keys=True) for g in self.genomes]
             kind = [g.kind for g in self.genomes]
-            # the genome's own fingerprint (what dedup compares against after a resume)
-            fingerprints = [bytes.fromhex(g.fingerprint()[:32]) for g in self.genomes]
         if not results.status.any():
             status: Any = pa.repeat("ok", n)
         else:
@@ -334,8 +331,8 @@ class Batch:
             "score": results.score,
             "eval_seconds": results.eval_seconds,
         }
-        if not self.is_vector:
-            cols["fingerprint"] = fingerprints
+        if not self.is_vector:  # the genome's own fingerprint (dedup compares it on resume)
+            cols["fingerprint"] = [bytes.fromhex(g.fingerprint()[:32]) for g in self.genomes]
         params = self.operator_params
         if isinstance(params, dict):  # one dict for every row
             cols["operator_params"] = pa.repeat(json.dumps(params, sort_keys=True), n)
@@ -367,8 +364,6 @@ class Batch:
         return cols
 
     def _parents_column(self):
-        import pyarrow as pa
-
         if isinstance(self.parents, np.ndarray):
             mask = self.parents >= 0
             counts = mask.sum(axis=1)

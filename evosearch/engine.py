@@ -1,12 +1,11 @@
 """The engine: ask → evaluate → tell → commit, in generational or steady-state mode.
 
 ``Engine.run()`` is one loop over a *mode*: generational mode asks, evaluates and tells a
-whole generation of columns per step (DESIGN §3); steady-state mode keeps the executor's
-workers busy and tells each result as it finishes. Either way, evaluated work is committed
-in chunks to the ``RunStore`` — the rows and the strategy's ``state_dict()`` in one durable
-write — so a ``kill -9`` loses at most the work in flight. What else a run needs lives
-apart: its ``Budget`` (counts and decides when to stop), its ``RunContext`` (LLM backends,
-device), resuming (``store.resume``) and progress reports (``progress``).
+whole generation of columns per step (DESIGN §3); steady-state mode keeps the workers busy
+and tells each result as it finishes. Evaluated work is committed in chunks to the
+``RunStore`` (rows and the strategy's ``state_dict()`` in one durable write), so a ``kill -9``
+loses at most the work in flight. Apart: the ``Budget`` (counts, decides when to stop), the
+``RunContext`` (LLM backends, device), resuming (``store.resume``), ``progress`` reports.
 """
 
 from __future__ import annotations
