@@ -5,15 +5,14 @@ from __future__ import annotations
 import pickle
 
 from conftest import archive_config
+from scripted_backend import ScriptedBackend
 
-from evosearch import Engine, registry
+from evosearch import Engine
 from evosearch.individual import FitnessResult
 from evosearch.llm.cache import CACHE_FILE, ResponseCache
 from evosearch.llm.pool import get_cache_dir
 from evosearch.run_context import RunContext
 from evosearch.store import RunStore
-
-ScriptedBackend = registry.llms.get("scripted").obj  # the test-only backend
 
 
 class CacheableScripted(ScriptedBackend):
