@@ -14,9 +14,8 @@
 
 A commit is ONE append to the live log segment (rows + encoded state + extra tables in one
 record batch) and one ``fdatasync``: the complete, checksummed record is the commit point.
-Compaction (every ``compact_every`` commits and at close) writes the log's committed records
-as a Parquet part, starts a new segment that carries the last state, and then replaces the
-manifest; until that replace the old segment stays the source (``compact.py``).
+Compaction (every ``compact_every`` commits, on a worker thread, and at close) writes the
+committed records as a Parquet part, then a new segment and the manifest (``compact.py``).
 """
 
 from __future__ import annotations
@@ -324,8 +323,10 @@ class RunStore(RunReader):
         Ids above every stored id need no lookup (the common case).
         """
         ids = table.column("id").to_numpy()
+        if ids.size == 0:
+            return _empty(self.schema)
         keep = np.ones(ids.size, bool)
-        if ids.size:
+        if not (ids[0] > self._max_id and bool(np.all(ids[1:] > ids[:-1]))):  # else all new
             _, first = np.unique(ids, return_index=True)
             if first.size != ids.size:
                 keep[:] = False
