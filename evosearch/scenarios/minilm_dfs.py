@@ -52,10 +52,10 @@ def dfs_config(
             "timeout": 900,
         },
         "strategy": {
-            "name": "cmaes",
+            "ref": "cmaes",
             "params": {
                 "dimension": dim,
-                "popsize": popsize,
+                "population_size": popsize,
                 "stdev_init": 0.3,
                 "center_init": center,
                 "low": -1.0,

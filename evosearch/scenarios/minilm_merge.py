@@ -62,10 +62,10 @@ def merge_config(
         "budget": {"generations": generations},
         "fitness": _fitness(pool, n),
         "strategy": {
-            "name": "merge_cmaes",
+            "ref": "merge_cmaes",
             "params": {
                 "pool": pool,
-                "popsize": popsize,
+                "population_size": popsize,
                 "stdev_init": 1 / 6,
                 "center_init": [0.5] * (layer_groups * len(EXPERTS) * n_params),
                 "genotype": {

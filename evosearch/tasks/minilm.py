@@ -31,6 +31,24 @@ from evosearch.tasks import text_classification
 from evosearch.tasks.weights import WeightsRuntime
 
 
+def quiet_load(load: Any, *args: Any, **kwargs: Any) -> Any:
+    """``load(*args, **kwargs)`` (a ``from_pretrained``) without the load report and bar.
+
+    The encoder is loaded without its pooler on purpose; transformers' report that says so
+    (``pooler.dense.* UNEXPECTED``) reads like an error to a user.
+    """
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        return load(*args, **kwargs)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        hf_logging.enable_progress_bar()
+
+
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Sentence embeddings: the mean of the token states under the attention mask."""
     m = mask.unsqueeze(-1).to(hidden.dtype)
@@ -71,7 +89,7 @@ class EncoderRuntime(WeightsRuntime):
             ref = self.pool.reference_dir()
             if ref is None:
                 raise PoolError("the pool needs an HF checkpoint directory to build the model")
-            self._model = AutoModel.from_pretrained(ref, add_pooling_layer=False)
+            self._model = quiet_load(AutoModel.from_pretrained, ref, add_pooling_layer=False)
             self._model.to(self.device).eval()
             self._tok = AutoTokenizer.from_pretrained(ref)
         return self._model

@@ -33,7 +33,7 @@ import torch
 from evosearch.genomes.base import content_hash
 from evosearch.scenarios.demo_models.tinylm import _lock, cache_root
 from evosearch.tasks import text_classification
-from evosearch.tasks.minilm import mean_pool
+from evosearch.tasks.minilm import mean_pool, quiet_load
 
 log_ = logging.getLogger("evosearch.scenarios.demo_models.minilm")
 _FORMAT = 1
@@ -151,7 +151,7 @@ def _train(recipe: MiniLMRecipe, out: pathlib.Path, say) -> dict[str, float]:
     from transformers import AutoTokenizer, BertModel
 
     tok = AutoTokenizer.from_pretrained(base_dir())
-    base = BertModel.from_pretrained(base_dir(), add_pooling_layer=False).eval()
+    base = quiet_load(BertModel.from_pretrained, base_dir(), add_pooling_layer=False).eval()
     _save(base, out / "base")
     timings: dict[str, float] = {}
     heads: dict[str, torch.Tensor] = {}
@@ -168,7 +168,7 @@ def _train(recipe: MiniLMRecipe, out: pathlib.Path, say) -> dict[str, float]:
             opt.step()
         probe_acc = float((head(feats).argmax(1) == y).float().mean())
         head.requires_grad_(False)
-        model = BertModel.from_pretrained(base_dir(), add_pooling_layer=False)
+        model = quiet_load(BertModel.from_pretrained, base_dir(), add_pooling_layer=False)
         model.train()
         model.embeddings.word_embeddings.requires_grad_(False)
         trainable = [p for p in model.parameters() if p.requires_grad]
