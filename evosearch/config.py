@@ -41,17 +41,14 @@ def _plugin_ref(data: Any) -> Any:
     return data
 
 
-class PluginConfig(_Frozen):
-    """A plugin by reference plus its parameters.
+class _Referenced(_Frozen):
+    """A config that names a plugin by ``ref``.
 
-    Attributes:
-        ref: A registered name, an entry-point name, or ``package.module:attribute``
-            (``name`` is accepted as a deprecated spelling).
-        params: Parameters, validated by the plugin itself.
+    A bare string is shorthand for ``{ref: ...}``, and ``name`` is accepted as the
+    deprecated spelling of ``ref``.
     """
 
     ref: str
-    params: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -62,6 +59,18 @@ class PluginConfig(_Frozen):
     def name(self) -> str:
         """The deprecated spelling of ``ref``."""
         return self.ref
+
+
+class PluginConfig(_Referenced):
+    """A plugin by reference plus its parameters.
+
+    Attributes:
+        ref: A registered name, an entry-point name, or ``package.module:attribute``
+            (``name`` is accepted as a deprecated spelling).
+        params: Parameters, validated by the plugin itself.
+    """
+
+    params: dict[str, Any] = Field(default_factory=dict)
 
 
 class FitnessConfig(_Frozen):
@@ -102,7 +111,7 @@ class BudgetConfig(_Frozen):
         return self
 
 
-class ExecutorConfig(_Frozen):
+class ExecutorConfig(_Referenced):
     """Where evaluations run.
 
     Attributes:
@@ -115,16 +124,6 @@ class ExecutorConfig(_Frozen):
     ref: str = "serial"
     workers: int = Field(default=2, ge=1)
     params: dict[str, Any] = Field(default_factory=dict)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, data: Any) -> Any:
-        return _plugin_ref(data)
-
-    @property
-    def name(self) -> str:
-        """The deprecated spelling of ``ref``."""
-        return self.ref
 
 
 class StoreConfig(_Frozen):

@@ -19,7 +19,7 @@ from pydantic.dataclasses import dataclass
 
 from evosearch import registry
 from evosearch.archives.base import Archive, EventLog, ListMembers
-from evosearch.archives.population import AddStatus
+from evosearch.archives.population import AddEach, AddStatus
 from evosearch.archives.tables import Event
 from evosearch.individual import Individual
 from evosearch.operators.base import Selector
@@ -28,7 +28,7 @@ from evosearch.plugin_params import PARAMS, STATEFUL
 
 @registry.archives.register("dgm")
 @dataclass(config=STATEFUL)
-class DGMArchive(ListMembers, EventLog, Archive):
+class DGMArchive(AddEach, ListMembers, EventLog, Archive):
     """The DGM's open-ended archive: nothing is ever evicted.
 
     Every valid agent is kept (``keep_all``), or only those scoring at least the first root
@@ -49,22 +49,15 @@ class DGMArchive(ListMembers, EventLog, Archive):
         self._root_score: float | None = None
         self._events = []
 
-    def add(self, individuals: Sequence[Individual]) -> list[AddStatus]:
-        statuses = []
-        for ind in individuals:
-            if math.isnan(ind.score):
-                statuses.append(AddStatus.NOT_ADDED)
-                continue
-            if self._root_score is None and not ind.parent_ids:
-                self._root_score = ind.score
-            threshold = -math.inf if self._root_score is None else self._root_score - self.leeway
-            if self.mode == "keep_better" and ind.score < threshold:
-                statuses.append(AddStatus.NOT_ADDED)
-                continue
-            self._members.append(ind)
-            self._log(ind, Event.NEW)
-            statuses.append(AddStatus.NEW)
-        return statuses
+    def _add_one(self, ind: Individual) -> AddStatus:
+        if self._root_score is None and not ind.parent_ids:
+            self._root_score = ind.score
+        threshold = -math.inf if self._root_score is None else self._root_score - self.leeway
+        if self.mode == "keep_better" and ind.score < threshold:
+            return AddStatus.NOT_ADDED
+        self._members.append(ind)
+        self._log(ind, Event.NEW)
+        return AddStatus.NEW
 
 
 def dgm_probabilities(scores: Sequence[float], children: Sequence[int]) -> np.ndarray:

@@ -24,9 +24,26 @@ class AddStatus(enum.StrEnum):
     NOT_ADDED = "not_added"  # worse than what is there, or invalid
 
 
+class AddEach:
+    """Mixin: ``add`` offers individuals one by one, in order, to ``_add_one``.
+
+    Individuals with a NaN score (failed, invalid, timed out) never enter and are not offered.
+    """
+
+    def add(self, individuals: Sequence[Individual]) -> list[AddStatus]:
+        return [
+            AddStatus.NOT_ADDED if math.isnan(ind.score) else self._add_one(ind)
+            for ind in individuals
+        ]
+
+    def _add_one(self, ind: Individual) -> AddStatus:
+        """Insert one individual with a score; what happened to it."""
+        raise NotImplementedError
+
+
 @registry.archives.register("population")
 @dataclass(config=STATEFUL)
-class Population(EventLog, Archive):
+class Population(AddEach, EventLog, Archive):
     """Keep the ``size`` best (μ+λ truncation); individuals without a score never enter.
 
     Ties keep the older individual (lower id). A separate hall of fame keeps the best
@@ -41,28 +58,22 @@ class Population(EventLog, Archive):
         self._hof: list[Individual] = []
         self._events = []
 
-    def add(self, individuals: Sequence[Individual]) -> list[AddStatus]:
-        statuses = []
-        for ind in individuals:
-            if math.isnan(ind.score):
-                statuses.append(AddStatus.NOT_ADDED)
-                continue
-            if len(self._members) < self.size:
+    def _add_one(self, ind: Individual) -> AddStatus:
+        status = AddStatus.NOT_ADDED
+        if len(self._members) < self.size:
+            self._members.append(ind)
+            self._log(ind, Event.NEW)
+            status = AddStatus.NEW
+        else:
+            worst = min(self._members, key=_rank)
+            if _rank(ind) > _rank(worst):
+                self._members.remove(worst)
                 self._members.append(ind)
-                self._log(ind, Event.NEW)
-                statuses.append(AddStatus.NEW)
-            else:
-                worst = min(self._members, key=_rank)
-                if _rank(ind) > _rank(worst):
-                    self._members.remove(worst)
-                    self._members.append(ind)
-                    self._log(ind, Event.IMPROVED, other=worst.id)
-                    self._log(worst, Event.EVICTED, other=ind.id)
-                    statuses.append(AddStatus.IMPROVED)
-                else:
-                    statuses.append(AddStatus.NOT_ADDED)
-            self._hof = sorted([*self._hof, ind], key=_rank, reverse=True)[: self.hall_of_fame]
-        return statuses
+                self._log(ind, Event.IMPROVED, other=worst.id)
+                self._log(worst, Event.EVICTED, other=ind.id)
+                status = AddStatus.IMPROVED
+        self._hof = sorted([*self._hof, ind], key=_rank, reverse=True)[: self.hall_of_fame]
+        return status
 
     def members(self) -> list[Individual]:
         return sorted(self._members, key=_rank, reverse=True)

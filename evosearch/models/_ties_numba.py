@@ -31,6 +31,16 @@ def band(e, b, lo, hi, out):
     return above, m
 
 
+@numba.njit(inline="always", nogil=True)
+def _sum_rows(D, M, m, S):
+    """``S[:m] = D[0, :m] + D[1, :m] + …`` over the ``M`` rows, in row order (inlined)."""
+    for i in range(m):
+        S[i] = D[0, i]
+    for j in range(1, M):
+        for i in range(m):
+            S[i] = S[i] + D[j, i]
+
+
 @numba.njit(cache=True, nogil=True)
 def combine(base, entries, thresholds, weights, normalize, use_lam, lam, zero, one, out):
     """Mergekit's ties ``merge_group`` for one flattened tensor (see ``fast_ties``).
@@ -54,11 +64,7 @@ def combine(base, entries, thresholds, weights, normalize, use_lam, lam, zero, o
                 x = ej[i] - bb[i]
                 x = x * zero if abs(x) < t else x
                 D[j, i] = x * w
-        for i in range(m):
-            S[i] = D[0, i]
-        for j in range(1, M):
-            for i in range(m):
-                S[i] = S[i] + D[j, i]
+        _sum_rows(D, M, m, S)
         # sign election: keep δ_j where sign(δ_j) == (Σδ ≥ 0 ? +1 : −1)
         for j in range(M):
             w = weights[j]
@@ -70,11 +76,7 @@ def combine(base, entries, thresholds, weights, normalize, use_lam, lam, zero, o
                     W[i] = w if keep else w * zero
                 else:
                     W[i] = W[i] + (w if keep else w * zero)
-        for i in range(m):
-            S[i] = D[0, i]
-        for j in range(1, M):
-            for i in range(m):
-                S[i] = S[i] + D[j, i]
+        _sum_rows(D, M, m, S)
         for i in range(m):
             mixed = S[i]
             div = W[i]

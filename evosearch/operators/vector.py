@@ -6,7 +6,8 @@ around each call); Gaussian noise is a one-liner on the explicit numpy generator
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 from deap import tools
@@ -22,6 +23,21 @@ def _bounds(g: VectorGenome) -> tuple[list[float], list[float]]:
     if g.low is None or g.high is None:
         raise ValueError("this operator needs a bounded VectorGenome (low and high)")
     return g.low.tolist(), g.high.tolist()
+
+
+def _deap_crossover(
+    parents: Sequence[VectorGenome], rng: np.random.Generator, cross: Callable[..., object]
+) -> list[VectorGenome]:
+    """Two children of deap's in-place ``cross(x, y)`` on copies of both parents.
+
+    deap's ``random`` is seeded from ``rng`` around the call; each child is clipped to its
+    parent's bounds.
+    """
+    a, b = parents
+    x, y = a.values.tolist(), b.values.tolist()
+    with seeded_python_random(rng):
+        cross(x, y)
+    return [a.clipped(np.asarray(x)), b.clipped(np.asarray(y))]
 
 
 @registry.initializers.register("vector.uniform")
@@ -97,12 +113,9 @@ class SimulatedBinaryCrossover(Operator):
     eta: float = Field(default=15.0, gt=0)
 
     def __call__(self, parents: Sequence[VectorGenome], rng: np.random.Generator):
-        a, b = parents
-        low, up = _bounds(a)
-        x, y = a.values.tolist(), b.values.tolist()
-        with seeded_python_random(rng):
-            tools.cxSimulatedBinaryBounded(x, y, eta=self.eta, low=low, up=up)
-        return [a.clipped(np.asarray(x)), b.clipped(np.asarray(y))]
+        low, up = _bounds(parents[0])
+        cross = partial(tools.cxSimulatedBinaryBounded, eta=self.eta, low=low, up=up)
+        return _deap_crossover(parents, rng, cross)
 
 
 @registry.operators.register("vector.blend")
@@ -114,11 +127,7 @@ class BlendCrossover(Operator):
     alpha: float = Field(default=0.5, ge=0)
 
     def __call__(self, parents: Sequence[VectorGenome], rng: np.random.Generator):
-        a, b = parents
-        x, y = a.values.tolist(), b.values.tolist()
-        with seeded_python_random(rng):
-            tools.cxBlend(x, y, self.alpha)
-        return [a.clipped(np.asarray(x)), b.clipped(np.asarray(y))]
+        return _deap_crossover(parents, rng, partial(tools.cxBlend, alpha=self.alpha))
 
 
 @registry.operators.register("vector.uniform_crossover")
@@ -130,8 +139,4 @@ class UniformCrossover(Operator):
     indpb: float = Field(default=0.5, ge=0, le=1)
 
     def __call__(self, parents: Sequence[VectorGenome], rng: np.random.Generator):
-        a, b = parents
-        x, y = a.values.tolist(), b.values.tolist()
-        with seeded_python_random(rng):
-            tools.cxUniform(x, y, self.indpb)
-        return [a.clipped(np.asarray(x)), b.clipped(np.asarray(y))]
+        return _deap_crossover(parents, rng, partial(tools.cxUniform, indpb=self.indpb))

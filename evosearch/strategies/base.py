@@ -322,3 +322,14 @@ class Strategy(abc.ABC):
     def members(self) -> list[Individual]:
         """The strategy's current population or archive members (for inspection)."""
         return []
+
+
+def box_bounds(dimension: int, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
+    """The box ``[low, high]^dimension`` of a vector strategy as two float arrays."""
+    return np.full(dimension, float(low)), np.full(dimension, float(high))
+
+
+def box_facts(low: np.ndarray, high: np.ndarray) -> dict[str, Any]:
+    """The run facts of vectors in the box ``[low, high]``: their dimension and bounds."""
+    bounds = [[float(a), float(b)] for a, b in zip(low, high)]
+    return {"genome": {"kind": "vector", "dimension": len(low), "bounds": bounds}}

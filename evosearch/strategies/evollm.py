@@ -23,7 +23,7 @@ from evosearch.config import PluginConfig
 from evosearch.genomes.vector import VectorGenome
 from evosearch.individual import Cost, Individual
 from evosearch.llm.base import LLMRequest
-from evosearch.strategies.base import Offspring, Strategy
+from evosearch.strategies.base import Offspring, Strategy, box_bounds
 from evosearch.strategies.evollm_prompt import (
     blocks,
     from_grid,
@@ -81,8 +81,7 @@ class EvoLLM(Strategy):
         super().__init__(rng=rng)
         self.params = params
         d = params.dimension
-        self.low = np.full(d, params.low)
-        self.high = np.full(d, params.high)
+        self.low, self.high = box_bounds(d, params.low, params.high)
         self.sigma = params.sigma_init
         self.buffer_x = np.empty((0, d))
         self.buffer_loss = np.empty(0)

@@ -22,7 +22,7 @@ from evosearch.batch import Batch, Results
 from evosearch.individual import Individual
 from evosearch.operators.base import seeded_python_random
 from evosearch.strategies import vector_ops as ops
-from evosearch.strategies.base import Strategy
+from evosearch.strategies.base import Strategy, box_bounds, box_facts
 
 
 class GAParams(pydantic.BaseModel):
@@ -86,8 +86,7 @@ class GeneticAlgorithm(Strategy):
         super().__init__(rng=rng)
         self.params = params
         d = params.dimension
-        self.low = np.full(d, float(params.low))
-        self.high = np.full(d, float(params.high))
+        self.low, self.high = box_bounds(d, params.low, params.high)
         self.low.setflags(write=False)
         self.high.setflags(write=False)
         k = len(params.objectives) if params.selection == "nsga2" else 1
@@ -102,9 +101,7 @@ class GeneticAlgorithm(Strategy):
         return self.params.population_size
 
     def facts(self) -> dict:
-        bounds = [[float(lo), float(hi)] for lo, hi in zip(self.low, self.high)]
-        return {"genome": {"kind": "vector", "dimension": self.params.dimension,
-                           "bounds": bounds}}
+        return box_facts(self.low, self.high)
 
     def members(self) -> list[Individual]:
         batch = Batch(self.pop_ids, self.generation, self.pop_x, low=self.low, high=self.high)

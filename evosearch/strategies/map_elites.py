@@ -22,7 +22,7 @@ from evosearch import registry
 from evosearch.batch import Batch, Results
 from evosearch.config import PluginConfig
 from evosearch.individual import Individual
-from evosearch.strategies.base import Strategy
+from evosearch.strategies.base import Strategy, box_bounds, box_facts
 
 
 class MapElitesParams(pydantic.BaseModel):
@@ -60,8 +60,7 @@ class MapElites(Strategy):
         super().__init__(rng=rng)
         self.params = params
         d = params.dimension
-        self.low = np.full(d, float(params.low))
-        self.high = np.full(d, float(params.high))
+        self.low, self.high = box_bounds(d, params.low, params.high)
         self.x0 = np.broadcast_to(np.asarray(params.x0, dtype=np.float64), (d,)).copy()
         self.archive = registry.archives.get(params.archive.name).create(
             params.archive.params, key="strategy.params.archive.params"
@@ -82,9 +81,7 @@ class MapElites(Strategy):
         return self.params.batch_size
 
     def facts(self) -> dict[str, Any]:
-        bounds = [[float(a), float(b)] for a, b in zip(self.low, self.high)]
-        return {"genome": {"kind": "vector", "dimension": self.params.dimension,
-                           "bounds": bounds}}
+        return box_facts(self.low, self.high)
 
     def members(self) -> list[Individual]:
         return self.archive.members()

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from evosearch import registry
 from evosearch.batch import Batch, Results
-from evosearch.strategies.base import Strategy
+from evosearch.strategies.base import Strategy, box_bounds, box_facts
 
 
 class BoxParams(pydantic.BaseModel):
@@ -31,8 +31,7 @@ class BoxStrategy(Strategy):
     def __init__(self, params: BoxParams, *, rng: np.random.Generator):
         super().__init__(rng=rng)
         self.params = params
-        self.low = np.full(params.dimension, float(params.low))
-        self.high = np.full(params.dimension, float(params.high))
+        self.low, self.high = box_bounds(params.dimension, params.low, params.high)
         self.low.setflags(write=False)
         self.high.setflags(write=False)
 
@@ -41,9 +40,7 @@ class BoxStrategy(Strategy):
         return self.params.popsize
 
     def facts(self) -> dict:
-        bounds = [[float(a), float(b)] for a, b in zip(self.low, self.high)]
-        return {"genome": {"kind": "vector", "dimension": self.params.dimension,
-                           "bounds": bounds}}
+        return box_facts(self.low, self.high)
 
     def _batch(self, x: np.ndarray, parents=None, operator: str = "init", params=None) -> Batch:
         x.setflags(write=False)

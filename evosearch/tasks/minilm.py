@@ -81,18 +81,13 @@ class EncoderRuntime(WeightsRuntime):
     _heads: dict[str, torch.nn.Linear] | None = None
     _tok: Any = None
 
-    @property
-    def model(self) -> torch.nn.Module:
-        if self._model is None:
-            from transformers import AutoModel, AutoTokenizer
+    def _load(self, ref: str) -> torch.nn.Module:
+        """The encoder (no pooling layer); its tokenizer is loaded alongside."""
+        from transformers import AutoModel, AutoTokenizer
 
-            ref = self.pool.reference_dir()
-            if ref is None:
-                raise PoolError("the pool needs an HF checkpoint directory to build the model")
-            self._model = quiet_load(AutoModel.from_pretrained, ref, add_pooling_layer=False)
-            self._model.to(self.device).eval()
-            self._tok = AutoTokenizer.from_pretrained(ref)
-        return self._model
+        model = quiet_load(AutoModel.from_pretrained, ref, add_pooling_layer=False)
+        self._tok = AutoTokenizer.from_pretrained(ref)
+        return model
 
     def heads(self, path: str | None) -> dict[str, torch.nn.Linear]:
         if self._heads is None:

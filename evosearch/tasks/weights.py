@@ -67,13 +67,17 @@ class WeightsRuntime:
     def model(self) -> torch.nn.Module:
         """The skeleton (reference checkpoint's architecture) on the device, in eval mode."""
         if self._model is None:
-            from transformers import AutoModelForCausalLM
-
             ref = self.pool.reference_dir()
             if ref is None:
                 raise PoolError("the pool needs an HF checkpoint directory to build the model")
-            self._model = AutoModelForCausalLM.from_pretrained(ref).to(self.device).eval()
+            self._model = self._load(ref).to(self.device).eval()
         return self._model
+
+    def _load(self, ref: str) -> torch.nn.Module:
+        """The skeleton from the reference checkpoint directory ``ref`` (a causal LM here)."""
+        from transformers import AutoModelForCausalLM
+
+        return AutoModelForCausalLM.from_pretrained(ref)
 
     def model_for(self, genome: WeightsGenome) -> torch.nn.Module:
         """The skeleton holding ``genome``'s weights (copied in place)."""

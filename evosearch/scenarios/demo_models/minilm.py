@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
 import os
 import pathlib
@@ -31,7 +30,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from evosearch.genomes.base import content_hash
-from evosearch.scenarios.demo_models.tinylm import _lock, cache_root
+from evosearch.scenarios.demo_models.tinylm import build_once, cache_root
 from evosearch.tasks import text_classification
 from evosearch.tasks.minilm import mean_pool, quiet_load
 
@@ -105,23 +104,17 @@ def build_models(
     """
     root = pathlib.Path(cache_dir) if cache_dir is not None else cache_root()
     out = root / recipe.key()
-    names = ["base", *(f"expert_{t}" for t in recipe.tasks)]
-    paths = {n: out / n for n in names}
     say = log or log_.info
-    root.mkdir(parents=True, exist_ok=True)
-    with _lock(root / f".{recipe.key()}.lock"):
-        if (out / "recipe.json").exists():
-            return paths
-        (log or log_.warning)(f"fine-tuning the MiniLM experts (cached afterwards) into {out}")
-        tmp = root / f".{recipe.key()}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        timings = _train_all(recipe, tmp, say)
-        meta = {"recipe": dataclasses.asdict(recipe), "key": recipe.key(), "seconds": timings}
-        (tmp / "recipe.json").write_text(json.dumps(meta, indent=2))
-        shutil.rmtree(out, ignore_errors=True)
-        os.replace(tmp, out)
-    return paths
+    build_once(
+        recipe,
+        root,
+        lambda tmp: _train_all(recipe, tmp, say),
+        announce=lambda: (log or log_.warning)(
+            f"fine-tuning the MiniLM experts (cached afterwards) into {out}"
+        ),
+    )
+    names = ["base", *(f"expert_{t}" for t in recipe.tasks)]
+    return {n: out / n for n in names}
 
 
 def _save(model, out: pathlib.Path) -> None:

@@ -185,27 +185,61 @@ def build_models(
     """
     root = pathlib.Path(cache_dir) if cache_dir is not None else cache_root()
     out = root / recipe.key()
-    paths = {name: out / name for name in MODEL_NAMES}
     say = log or log_.info
+    cached = build_once(
+        recipe,
+        root,
+        lambda tmp: _train_all(recipe, tmp, say),
+        announce=lambda: (log or log_.warning)(
+            f"training the tiny demo models (about {_cpu_minutes(recipe):.1f} CPU-minutes, "
+            f"cached afterwards) into {out}"
+        ),
+        force=force,
+    )
+    say(f"{'cached' if cached else 'built'}: {out}")
+    return {name: out / name for name in MODEL_NAMES}
+
+
+def build_once(
+    recipe: Any,
+    root: pathlib.Path,
+    train: Callable[[pathlib.Path], dict[str, float]],
+    *,
+    announce: Callable[[], None],
+    force: bool = False,
+) -> bool:
+    """Build ``recipe``'s models into ``root/<recipe.key()>`` unless a complete build is there.
+
+    One builder at a time (a file lock; the others wait and reuse its result). ``train(tmp)``
+    writes the models into a scratch directory and returns seconds per model; the directory
+    gets ``recipe.json`` (the recipe, its key, the timings) and is renamed into place, so a
+    build is either complete or absent. ``announce()`` is called just before training.
+
+    Args:
+        recipe: A dataclass with a ``key()``.
+        root: The cache root.
+        train: Writes the models into the directory it is given.
+        announce: Says that training starts.
+        force: Rebuild even when a complete build exists.
+
+    Returns:
+        True when a complete build was already there (nothing trained).
+    """
+    out = root / recipe.key()
     root.mkdir(parents=True, exist_ok=True)
     with _lock(root / f".{recipe.key()}.lock"):
         if (out / "recipe.json").exists() and not force:
-            say(f"cached: {out}")
-            return paths
-        (log or log_.warning)(
-            f"training the tiny demo models (about {_cpu_minutes(recipe):.1f} CPU-minutes, "
-            f"cached afterwards) into {out}"
-        )
+            return True
+        announce()
         tmp = root / f".{recipe.key()}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        timings = _train_all(recipe, tmp, say)
+        timings = train(tmp)
         meta = {"recipe": dataclasses.asdict(recipe), "key": recipe.key(), "seconds": timings}
         (tmp / "recipe.json").write_text(json.dumps(meta, indent=2))
         shutil.rmtree(out, ignore_errors=True)
         os.replace(tmp, out)
-    say(f"built: {out}")
-    return paths
+    return False
 
 
 def _cpu_minutes(recipe: TinyLMRecipe) -> float:
