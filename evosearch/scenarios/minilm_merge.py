@@ -101,17 +101,29 @@ def genome_config(
     }
 
 
-def baselines() -> dict[str, WeightsGenome]:
-    """Every expert, the uniform average, and grids of task arithmetic, TIES and DARE-TIES."""
+# The grid points the full grid picks on val (benchmarks/RESULTS.md, issue 13): the demo
+# scores only these, the full run (``--grid full``) searches the whole grid again.
+BEST_GRID = {"task_arithmetic": [1.0], "ties": [(1.0, 0.3)], "dare_ties": [(1.0, 0.3)]}
+
+
+def baselines(grid: str = "full") -> dict[str, WeightsGenome]:
+    """Every expert, the uniform average, and grids of task arithmetic, TIES and DARE-TIES.
+
+    Args:
+        grid: ``full`` (3 task-arithmetic weights, 2 × 2 TIES and DARE-TIES points) or
+            ``best`` (only the points the full grid picks on val, ``BEST_GRID``).
+    """
     b = WeightsGenome.base("base")
     ex = [WeightsGenome.base(e) for e in EXPERTS]
     out: dict[str, WeightsGenome] = {"base": b, **{e: g for e, g in zip(EXPERTS, ex)}}
     out["uniform average"] = WeightsGenome.merge("linear", ex, {"weight": 1.0})
-    for lam in (0.3, 0.5, 1.0):
+    full = grid == "full"
+    for lam in (0.3, 0.5, 1.0) if full else BEST_GRID["task_arithmetic"]:
         out[f"task_arithmetic w={lam}"] = WeightsGenome.merge(
             "task_arithmetic", [b, *ex], {"weight": lam}, base=0
         )
-    for w, d in itertools.product((0.5, 1.0), (0.3, 0.7)):
+    points = itertools.product((0.5, 1.0), (0.3, 0.7)) if full else BEST_GRID["ties"]
+    for w, d in points:
         params = {"weight": w, "density": d, "normalize": False}
         out[f"ties w={w} d={d}"] = WeightsGenome.merge("ties", [b, *ex], params, base=0)
         out[f"dare_ties w={w} d={d}"] = WeightsGenome.merge(
@@ -140,6 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="run directory (default runs/minilm-merge-TIME)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--genome", action="store_true", help="also run GENOME on the same pool")
+    ap.add_argument(
+        "--grid",
+        choices=("full", "best"),
+        default="full",
+        help="hand-set merges: the whole grid, or only the points it picks on val (faster)",
+    )
     args = ap.parse_args(argv)
     if os.getloadavg()[0] > (os.cpu_count() or 1):
         torch.set_num_threads(1)  # an oversubscribed machine: threads stall at every barrier
@@ -159,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     test_ctx = FitnessContext(
         params={**val_ctx.params, "split": "test", "n": None}, device=args.device
     )
-    cands = baselines()
+    cands = baselines(args.grid)
     val = dict(zip(cands, (r.score for r in minilm_tasks(list(cands.values()), val_ctx))))
     print(f"baselines scored on val ({len(cands)} recipes, {time.perf_counter() - t_start:.0f} s)")
     engine.run()

@@ -131,3 +131,13 @@ def test_dfs_fitness_scores_layer_paths_and_ps_sources(pico_bert_pool):
     plain = minilm_tasks([ps], FitnessContext(params={"pool": pico_bert_pool, "n": 16}))[0]
     assert r_ps.metrics["acc_mean"] == plain.metrics["acc_mean"]
     assert np.isfinite(r_long.score)
+
+
+def test_the_demo_grid_is_the_full_grids_picks_on_val():
+    full, best = minilm_merge.baselines("full"), minilm_merge.baselines("best")
+    assert len(best) < len(full) and set(best) <= set(full)
+    for name, genome in best.items():  # the same recipe, not only the same name
+        assert genome.fingerprint() == full[name].fingerprint()
+    families = [minilm_merge.family(n) for n in best]
+    assert families.count("task_arithmetic") == families.count("ties") == 1
+    assert {"base", *minilm_merge.EXPERTS, "uniform average"} <= set(best)
