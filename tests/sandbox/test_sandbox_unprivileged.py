@@ -11,6 +11,7 @@ import json
 import os
 import pathlib
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -82,11 +83,26 @@ evosearch_eval.report(float(value), {"value": float(value)}, "ran fine")
 """
 
 
+def _open_to_others(path: pathlib.Path) -> bool:
+    """Whether a user with no relation to the owner can reach ``path`` and list it."""
+    if not path.exists():
+        return True  # a path entry that is not there imports nothing
+    mode = path.stat().st_mode
+    if not (mode & stat.S_IROTH and mode & stat.S_IXOTH):
+        return False
+    return all(p.stat().st_mode & stat.S_IXOTH for p in path.parents)
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start an engine as uid 65534")
 def test_the_escapes_are_contained_for_a_normal_user_engine():
     if not os.access(SYSTEM_PYTHON, os.X_OK) or shutil.which("bwrap") is None:
         pytest.skip("needs /usr/bin/python3 and bwrap")
     deps = [p for p in sys.path if p.endswith("site-packages")]
+    hidden = [str(p) for p in (ROOT, *deps) if not _open_to_others(pathlib.Path(p))]
+    if hidden:  # e.g. a clone in a `mktemp -d` directory (0700), or a venv under /root
+        pytest.skip(
+            f"a normal-user engine cannot import this checkout: uid 65534 cannot enter {hidden}"
+        )
     home = tempfile.mkdtemp(prefix="evosearch-unpriv-")
     try:
         os.chown(home, 65534, 65534)
