@@ -11,7 +11,9 @@ and the uniform linear average of the two experts.
 A merge "keeps both skills" when its mean accuracy beats either expert's mean.
 
 Run: ``nice -n 5 .venv/bin/python benchmarks/causal_composability.py --cache /tmp/causal-cache``
-(``--variants demo,short`` to pick; variants of one call run one after the other).
+(``--variants demo,short`` to pick; variants of one call run one after the other). ``ll/tok``
+is the mean log-probability per reference-answer token (EOS included): a dense view of how
+much of a skill a merge keeps when exact match says 0.
 """
 
 from __future__ import annotations
@@ -26,11 +28,15 @@ import torch
 VARIANTS: dict[str, dict[str, object]] = {
     "demo": {},  # the demo recipe as is (reference)
     "short": {"add_steps": 200, "rev_steps": 100},  # smaller task vectors
+    "mid": {"add_steps": 500, "rev_steps": 250},  # half the fine-tuning
     "lowlr": {"expert_lr": 5e-4},  # low learning-rate fine-tunes
+    "replay": {"replay": 0.75},  # fine-tunes that keep rehearsing the pre-training mix
     "longpre": {"pretrain_steps": 1000},  # a better pre-trained base
+    "longpre3k": {"pretrain_steps": 3000},  # a much better pre-trained base
     "longpre_short": {"pretrain_steps": 1000, "add_steps": 200, "rev_steps": 100},
     "longpre_lowlr": {"pretrain_steps": 1000, "expert_lr": 5e-4},
     "wide": {"hidden_size": 192, "intermediate_size": 576},
+    "wide_lr1e-3": {"hidden_size": 192, "intermediate_size": 576, "expert_lr": 1e-3},
 }
 
 
@@ -72,13 +78,16 @@ def run_variant(name: str, cache: str, n: int) -> list[dict[str, object]]:
     results = lm_tasks(list(recipes.values()), ctx)
     print(f"scored {len(recipes)} models in {time.perf_counter() - start:.0f}s")
     rows = []
-    print(f"{'model/merge':18s} {'add':>6s} {'rev':>6s} {'mean':>6s}")
+    print(f"{'model/merge':18s} {'add':>6s} {'rev':>6s} {'mean':>6s} {'ll/tok add':>10s}"
+          f" {'ll/tok rev':>10s}")
     for label, res in zip(recipes, results):
         m = res.metrics
         row = {"variant": name, "model": label, "add": m.get("acc_add", 0.0),
-               "rev": m.get("acc_rev", 0.0), "mean": m.get("acc_mean", res.score)}
+               "rev": m.get("acc_rev", 0.0), "mean": m.get("acc_mean", res.score),
+               "ll_add": m.get("token_loglik_add"), "ll_rev": m.get("token_loglik_rev")}
         rows.append(row)
-        print(f"{label:18s} {row['add']:6.3f} {row['rev']:6.3f} {row['mean']:6.3f}", flush=True)
+        print(f"{label:18s} {row['add']:6.3f} {row['rev']:6.3f} {row['mean']:6.3f}"
+              f" {row['ll_add']:10.3f} {row['ll_rev']:10.3f}", flush=True)
     best_expert = max(r["mean"] for r in rows if str(r["model"]).startswith("expert"))
     keep = [r["model"] for r in rows[3:] if r["mean"] > best_expert]  # type: ignore[operator]
     print(f"merges beating both experts' mean ({best_expert:.3f}): {keep or 'none'}")
