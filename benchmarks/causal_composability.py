@@ -33,6 +33,7 @@ VARIANTS: dict[str, dict[str, object]] = {
     "replay": {"replay": 0.75},  # fine-tunes that keep rehearsing the pre-training mix
     "longpre": {"pretrain_steps": 1000},  # a better pre-trained base
     "longpre3k": {"pretrain_steps": 3000},  # a much better pre-trained base
+    "longpre3k_mid": {"pretrain_steps": 3000, "add_steps": 500, "rev_steps": 250},
     "longpre_short": {"pretrain_steps": 1000, "add_steps": 200, "rev_steps": 100},
     "longpre_lowlr": {"pretrain_steps": 1000, "expert_lr": 5e-4},
     "wide": {"hidden_size": 192, "intermediate_size": 576},
