@@ -1,0 +1,55 @@
+"""DARE-TIES vs TIES vs task arithmetic speed on random tensors (issue 13).
+
+    nice -n 5 .venv/bin/python benchmarks/bench_dare.py
+
+8 tensors of 2048 x 2048 float32, base + 2 parents, merged by ``merging.merge_node`` on CPU;
+min and median of 3 (mergekit's own TIES kernel once: it is slow).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+
+from evosearch.models import merging
+
+NAMES = [f"t{i}" for i in range(8)]
+DEVICE = torch.device("cpu")
+
+
+def node(method: str, **params: float) -> dict:
+    return {"merge": method, "base": 0, "seed": 0, "params": params, "parents": [0, 1, 2]}
+
+
+def timed(fn) -> float:  # noqa: ANN001
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    torch.manual_seed(0)
+    parents = [{n: torch.randn(2048, 2048) for n in NAMES} for _ in range(3)]  # 3 x 128 MiB
+    cases = [
+        ("task_arithmetic", node("task_arithmetic", weight=1.0), True),
+        ("ties fast", node("ties", weight=1.0, density=0.5), True),
+        ("dare_ties (mergekit kernel)", node("dare_ties", weight=1.0, density=0.5), True),
+        ("ties mergekit", node("ties", weight=1.0, density=0.5), False),
+    ]
+    res: dict[str, list[float]] = {}
+    for rep in range(3):
+        res.setdefault("copy", []).append(timed(lambda: [parents[1][n].clone() for n in NAMES]))
+        for label, spec, fast in cases:
+            if label == "ties mergekit" and rep:
+                continue
+            res.setdefault(label, []).append(
+                timed(lambda s=spec, f=fast: merging.merge_node(s, parents, NAMES, DEVICE, fast=f))
+            )
+    for label, times in res.items():
+        print(f"{label:30s} min {min(times):.2f}s median {statistics.median(times):.2f}s")
+
+
+if __name__ == "__main__":
+    main()
