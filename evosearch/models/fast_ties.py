@@ -255,17 +255,23 @@ def _ties_numba_path(base, entries, weights, densities, *, normalize: bool, lam:
     return out
 
 
-def fast_method(m: Any) -> Any:
-    """A drop-in replacement for mergekit's ``ties`` method object (others: ``m`` itself).
+FAST_METHODS = frozenset({"ties", "dare_ties", "dare_linear"})
+"""mergekit methods with a faster kernel here (``ties`` below, the DARE pair in ``fast_dare``)."""
 
+
+def fast_method(m: Any) -> Any:
+    """A drop-in replacement for a mergekit method object with a fast kernel (else ``m``).
+
+    ``ties``, ``dare_ties`` and ``dare_linear`` have one (``FAST_METHODS``).
     The returned object is mergekit's own method class with ``merge_group`` swapped, so
-    parameter resolution, defaults and dtype handling stay mergekit's.
+    parameter resolution, defaults and dtype handling stay mergekit's. Where a fast kernel
+    does not reproduce mergekit (see each module), it calls mergekit's ``merge_group``.
     """
     from mergekit.merge_methods.generalized_task_arithmetic import (
         GeneralizedTaskArithmeticMerge,
     )
 
-    if type(m) is not GeneralizedTaskArithmeticMerge or m.method_name != "ties":
+    if type(m) is not GeneralizedTaskArithmeticMerge or m.method_name not in FAST_METHODS:
         return m
     return _FAST.setdefault(m.method_name, _fast_class()(**dataclasses.asdict(m)))
 
@@ -279,18 +285,37 @@ def _fast_class() -> type:
     )
 
     @dataclasses.dataclass(frozen=True)
-    class FastTies(GeneralizedTaskArithmeticMerge):
+    class FastMerge(GeneralizedTaskArithmeticMerge):
         def merge_group(self, group: Any, /, **parameters: Any) -> torch.Tensor:
-            if parameters.get("rescale") or parameters.get("int8_mask"):
-                return super().merge_group(group, **parameters)
             entries = group.non_base
-            return ties_merge_group(
-                group.base.tensor,
-                [e.tensor for e in entries],
-                [float(parameters["weight"][e.id]) for e in entries],
-                [float(parameters["density"][e.id]) for e in entries],
+            base = group.base.tensor
+            tensors = [e.tensor for e in entries]
+            weights = [float(parameters["weight"][e.id]) for e in entries]
+            densities = [float(parameters["density"][e.id]) for e in entries]
+            if self.method_name == "ties":
+                if parameters.get("rescale") or parameters.get("int8_mask"):
+                    return super().merge_group(group, **parameters)
+                return ties_merge_group(
+                    base,
+                    tensors,
+                    weights,
+                    densities,
+                    normalize=bool(parameters["normalize"]),
+                    lam=float(parameters["lambda"]),
+                )
+            from evosearch.models import fast_dare
+
+            if not fast_dare.covers(base, tensors, parameters):
+                return super().merge_group(group, **parameters)
+            return fast_dare.dare_merge_group(
+                base,
+                tensors,
+                weights,
+                densities,
+                consensus=self.consensus_method is not None,
+                rescale=bool(parameters["rescale"]),
                 normalize=bool(parameters["normalize"]),
                 lam=float(parameters["lambda"]),
             )
 
-    return FastTies
+    return FastMerge

@@ -239,7 +239,8 @@ def merge_node(
         device: Where the merge runs.
         fast: Run ``ties`` through ``fast_ties`` (a selection threshold instead of
             mergekit's whole-tensor argsort; equal to mergekit's output wherever the
-            magnitudes at the threshold are distinct). False: mergekit's kernel for all.
+            magnitudes at the threshold are distinct) and the DARE pair through
+            ``fast_dare`` (equal to mergekit's). False: mergekit's kernel for all.
 
     Returns:
         The merged state dict.

@@ -14,7 +14,7 @@ from pico_models import make_pico_llama, make_pico_qwen2
 from safetensors.torch import load_file
 
 from evosearch.genomes.weights import WeightsGenome as W
-from evosearch.models import fast_ties, merging
+from evosearch.models import fast_dare, fast_ties, merging
 from evosearch.models.export import mergekit_config
 from evosearch.models.materialise import Materialiser
 from evosearch.models.pool import ModelPool
@@ -83,7 +83,7 @@ def test_the_sample_bracket_falls_back_when_it_misses():
 def test_other_methods_keep_mergekit_kernels():
     for name in merging.METHODS:
         m = merging.method(name)
-        assert (fast_ties.fast_method(m) is m) == (name != "ties")
+        assert (fast_ties.fast_method(m) is m) == (name not in fast_ties.FAST_METHODS)
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +96,20 @@ def two_architectures(tmp_path_factory):
 
 
 RECIPES = {
+    "dare_ties": W.merge(
+        "dare_ties",
+        [W.base("m0"), W.base("m1"), W.base("m2")],
+        {"weight": [0.5, 0.8], "density": 0.4},
+        base=0,
+        seed=5,
+    ),
+    "dare_linear": W.merge(
+        "dare_linear",
+        [W.base("m0"), W.base("m1"), W.base("m2")],
+        {"weight": [0.7, 0.3], "density": 0.6, "rescale": False},
+        base=0,
+        seed=6,
+    ),
     "ties": W.merge(
         "ties",
         [W.base("m0"), W.base("m1"), W.base("m2")],
@@ -115,14 +129,31 @@ RECIPES = {
 }
 
 
-def test_fast_ties_equals_mergekit_yaml_on_two_architectures(two_architectures, tmp_path):
+def test_fast_ties_and_dare_equal_mergekit_yaml_on_two_architectures(
+    two_architectures, tmp_path, monkeypatch
+):
+    calls = {"ties": 0, "dare": 0}
+    ties_kernel, dare_kernel = fast_ties.ties_merge_group, fast_dare.dare_merge_group
+
+    def count(kind, kernel):
+        def wrapped(*args, **kwargs):
+            calls[kind] += 1
+            return kernel(*args, **kwargs)
+
+        return wrapped
+
+    monkeypatch.setattr(fast_ties, "ties_merge_group", count("ties", ties_kernel))
+    monkeypatch.setattr(fast_dare, "dare_merge_group", count("dare", dare_kernel))
     jobs, expected = [], []
     for arch, paths in two_architectures.items():
         pool = ModelPool(paths)
         for name, genome in RECIPES.items():
             cfg = tmp_path / f"{arch}-{name}.yml"
             cfg.write_text(yaml.safe_dump(mergekit_config(genome, pool)))
-            jobs.append([str(cfg), str(tmp_path / f"{arch}-{name}"), "--quiet"])
+            args = [str(cfg), str(tmp_path / f"{arch}-{name}"), "--quiet"]
+            if genome.recipe.get("seed") is not None:
+                args += ["--random-seed", str(genome.recipe["seed"])]
+            jobs.append(args)
             expected.append((arch, name, pool, genome))
     script = (
         "import sys, json\n"
@@ -154,3 +185,4 @@ def test_fast_ties_equals_mergekit_yaml_on_two_architectures(two_architectures, 
             fast=False,
         )
         assert all(torch.equal(ref[k], ours[k]) for k in ref)
+    assert calls["ties"] and calls["dare"]  # the fast kernels ran, not mergekit's fallbacks
