@@ -54,6 +54,10 @@ def main() -> None:
     print("dare_ties fast == mergekit:", all(torch.equal(fast[n], slow[n]) for n in NAMES))
     for label, times in res.items():
         print(f"{label:30s} min {min(times):.2f}s median {statistics.median(times):.2f}s")
+    for stat in (min, statistics.median):
+        f, s = stat(res["dare_ties fast"]), stat(res["dare_ties mergekit"])
+        c = stat(res["copy"])
+        print(f"dare_ties speed-up ({stat.__name__}): {s / f:.1f}x; fast/memcpy {c / f:.2f}")
 
 
 if __name__ == "__main__":
