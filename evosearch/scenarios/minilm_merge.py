@@ -136,6 +136,21 @@ def family(name: str) -> str:
     return name.split(" ")[0] if " w=" in name else name
 
 
+def _show_build_progress() -> None:
+    """Print the experts' fine-tuning progress (first run only: ~2.5 min on 2 cores)."""
+    import logging
+    import sys
+
+    log = logging.getLogger("evosearch.scenarios.demo_models")
+    if log.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("  %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     """Score the baselines on val, evolve, then report the finalists on test."""
     from evosearch.engine import Engine
@@ -159,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         help="hand-set merges: the whole grid, or only the points it picks on val (faster)",
     )
     args = ap.parse_args(argv)
+    _show_build_progress()
     if os.getloadavg()[0] > (os.cpu_count() or 1):
         torch.set_num_threads(1)  # an oversubscribed machine: threads stall at every barrier
     t_start = time.perf_counter()

@@ -141,3 +141,18 @@ def test_the_demo_grid_is_the_full_grids_picks_on_val():
     families = [minilm_merge.family(n) for n in best]
     assert families.count("task_arithmetic") == families.count("ties") == 1
     assert {"base", *minilm_merge.EXPERTS, "uniform average"} <= set(best)
+
+
+def test_the_experts_fine_tuning_shows_progress(capsys):
+    import logging
+
+    log = logging.getLogger("evosearch.scenarios.demo_models")
+    saved = (log.handlers[:], log.level, log.propagate)
+    try:
+        log.handlers.clear()
+        minilm_merge._show_build_progress()
+        minilm_merge._show_build_progress()  # idempotent: one handler
+        logging.getLogger("evosearch.scenarios.demo_models.minilm").info("expert_x (1/4): step 0")
+        assert capsys.readouterr().err == "  expert_x (1/4): step 0\n"
+    finally:
+        log.handlers[:], log.level, log.propagate = saved

@@ -110,7 +110,7 @@ def build_models(
         root,
         lambda tmp: _train_all(recipe, tmp, say),
         announce=lambda: (log or log_.warning)(
-            f"fine-tuning the MiniLM experts (cached afterwards) into {out}"
+            f"fine-tuning the MiniLM experts into {out} (first run only: ~2.5 min on 2 cores)"
         ),
     )
     names = ["base", *(f"expert_{t}" for t in recipe.tasks)]
@@ -148,8 +148,9 @@ def _train(recipe: MiniLMRecipe, out: pathlib.Path, say) -> dict[str, float]:
     _save(base, out / "base")
     timings: dict[str, float] = {}
     heads: dict[str, torch.Tensor] = {}
-    for task in recipe.tasks:
+    for number, task in enumerate(recipe.tasks, 1):
         t0 = time.perf_counter()
+        of = f"({number}/{len(recipe.tasks)})"
         texts, labels = text_classification.split(task, "train", recipe.seed)
         y = torch.tensor(labels)
         feats = encode(base, tok, texts)
@@ -176,13 +177,14 @@ def _train(recipe: MiniLMRecipe, out: pathlib.Path, say) -> dict[str, float]:
             loss.backward()
             opt.step()
             if step % 20 == 0:
-                say(f"expert_{task} step {step} loss {float(loss.detach()):.3f}")
+                loss_now = float(loss.detach())
+                say(f"expert_{task} {of}: step {step}/{recipe.steps}, loss {loss_now:.3f}")
         model.eval()
         _save(model, out / f"expert_{task}")
         heads[f"{task}.weight"] = head.weight.detach().clone()
         heads[f"{task}.bias"] = head.bias.detach().clone()
         timings[task] = time.perf_counter() - t0
-        say(f"expert_{task}: probe train acc {probe_acc:.3f}, {timings[task]:.0f} s")
+        say(f"expert_{task} {of}: done in {timings[task]:.0f} s (probe train acc {probe_acc:.3f})")
     save_file(heads, str(out / "heads.safetensors"))
     return timings
 
