@@ -13,6 +13,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from evosearch.models._ties_numba import _elect, _sum_rows
+
 N = 624
 M = 397
 BLOCK = 512
@@ -65,16 +67,6 @@ def bernoulli(mt, pos, threshold, out):
     return pos
 
 
-@numba.njit(inline="always", nogil=True)
-def _sum_rows(D, rows, m, S):
-    """``S[:m] = D[0, :m] + D[1, :m] + …`` over ``rows`` rows, in row order (inlined)."""
-    for i in range(m):
-        S[i] = D[0, i]
-    for j in range(1, rows):
-        for i in range(m):
-            S[i] = S[i] + D[j, i]
-
-
 @numba.njit(cache=True, nogil=True)
 def combine(base, deltas, weights, consensus, normalize, use_lam, lam, zero, one, out):
     """Mergekit's ``merge_group`` from the sparsified deltas on (see ``fast_dare``).
@@ -103,16 +95,7 @@ def combine(base, deltas, weights, consensus, normalize, use_lam, lam, zero, one
                 D[j, i] = dj[i] * w
         _sum_rows(D, rows, m, S)
         if consensus:
-            for j in range(rows):
-                w = weights[j]
-                for i in range(m):
-                    x = D[j, i]
-                    keep = (x > zero) if S[i] >= zero else (x < zero)
-                    D[j, i] = x if keep else x * zero
-                    if j == 0:
-                        W[i] = w if keep else w * zero
-                    else:
-                        W[i] = W[i] + (w if keep else w * zero)
+            _elect(D, weights, m, S, W, zero)
             _sum_rows(D, rows, m, S)
         for i in range(m):
             mixed = S[i]

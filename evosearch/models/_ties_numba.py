@@ -41,6 +41,25 @@ def _sum_rows(D, M, m, S):
             S[i] = S[i] + D[j, i]
 
 
+@numba.njit(inline="always", nogil=True)
+def _elect(D, weights, m, S, W, zero):
+    """TIES sign election in place, given ``S = Σ_j D[j]``.
+
+    It keeps ``D[j, i]`` where its sign is ``+`` if ``S[i] ≥ 0`` else ``−`` (zero it
+    otherwise), and sets ``W[:m] = Σ_j weight_j · kept_j``.
+    """
+    for j in range(D.shape[0]):
+        w = weights[j]
+        for i in range(m):
+            x = D[j, i]
+            keep = (x > zero) if S[i] >= zero else (x < zero)
+            D[j, i] = x if keep else x * zero
+            if j == 0:
+                W[i] = w if keep else w * zero
+            else:
+                W[i] = W[i] + (w if keep else w * zero)
+
+
 @numba.njit(cache=True, nogil=True)
 def combine(base, entries, thresholds, weights, normalize, use_lam, lam, zero, one, out):
     """Mergekit's ties ``merge_group`` for one flattened tensor (see ``fast_ties``).
@@ -65,17 +84,7 @@ def combine(base, entries, thresholds, weights, normalize, use_lam, lam, zero, o
                 x = x * zero if abs(x) < t else x
                 D[j, i] = x * w
         _sum_rows(D, M, m, S)
-        # sign election: keep δ_j where sign(δ_j) == (Σδ ≥ 0 ? +1 : −1)
-        for j in range(M):
-            w = weights[j]
-            for i in range(m):
-                x = D[j, i]
-                keep = (x > zero) if S[i] >= zero else (x < zero)
-                D[j, i] = x if keep else x * zero
-                if j == 0:
-                    W[i] = w if keep else w * zero
-                else:
-                    W[i] = W[i] + (w if keep else w * zero)
+        _elect(D, weights, m, S, W, zero)
         _sum_rows(D, M, m, S)
         for i in range(m):
             mixed = S[i]
