@@ -38,6 +38,8 @@ VARIANTS: dict[str, dict[str, object]] = {
     "longpre_lowlr": {"pretrain_steps": 1000, "expert_lr": 5e-4},
     "wide": {"hidden_size": 192, "intermediate_size": 576},
     "wide_lr1e-3": {"hidden_size": 192, "intermediate_size": 576, "expert_lr": 1e-3},
+    "lora8": {"expert_rank": 8},  # low-rank (LoRA-style) experts, folded in (PSEC)
+    "longpre3k_lora8": {"pretrain_steps": 3000, "expert_rank": 8},
 }
 
 

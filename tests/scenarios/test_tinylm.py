@@ -67,3 +67,26 @@ def test_cli_build_prints_the_paths(tmp_path, capsys):
     assert tinylm.main(["build", "--pico", "--cache", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "expert_rev: " in out and str(tmp_path) in out
+
+
+def test_low_rank_experts_have_low_rank_task_vectors(tmp_path):
+    import dataclasses
+
+    recipe = dataclasses.replace(tinylm.PICO, expert_rank=2)
+    assert recipe.key() != tinylm.PICO.key()
+    full = dataclasses.replace(tinylm.PICO, expert_rank=0)
+    assert full.key() == tinylm.PICO.key()  # the knob at 0 keeps the keys made before it
+    paths = tinylm.build_models(recipe, cache_dir=tmp_path)
+    base = _state(paths["base"])
+    for expert in ("expert_add", "expert_rev"):
+        sd = _state(paths[expert])
+        moved = 0
+        for name, w in base.items():
+            delta = sd[name] - w
+            if ".layers." in name and name.endswith("proj.weight"):
+                s = torch.linalg.svdvals(delta.double())
+                assert s[2] < 1e-4 * s[0], (name, s[:4])  # rank 2 up to float32 rounding
+                moved += bool(delta.abs().max() > 0)
+            else:  # embeddings, norms and the head stay the base's
+                assert torch.equal(sd[name], w), name
+        assert moved  # the experts did train

@@ -59,6 +59,10 @@ class TinyLMRecipe:
         batch_size: Sequences per step.
         replay: Fraction of each fine-tuning batch drawn from the pre-training mix.
         seed: Seeds initialisation, data order and splits.
+        expert_rank: 0: experts fine-tune every weight. r > 0: experts train only a rank-r
+            update ``B·A`` of each decoder layer's linear weights (LoRA-style, ``B = 0`` at
+            the start, everything else frozen), folded into the weights when saved, so the
+            task vectors are low-rank (the PSEC paper's experts).
     """
 
     hidden_size: int = 96
@@ -73,10 +77,14 @@ class TinyLMRecipe:
     batch_size: int = 64
     replay: float = 0.25
     seed: int = 0
+    expert_rank: int = 0
 
     def key(self) -> str:
         """A short hash of the recipe (the cache directory name)."""
-        return content_hash({"format": _FORMAT, **dataclasses.asdict(self)})[:16]
+        fields = dataclasses.asdict(self)
+        if not fields["expert_rank"]:
+            del fields["expert_rank"]  # full fine-tuning: the keys made before the knob existed
+        return content_hash({"format": _FORMAT, **fields})[:16]
 
     def config(self) -> Any:
         """The ``transformers.LlamaConfig`` of this architecture."""
@@ -299,10 +307,53 @@ def _train_models(
         rng = np.random.default_rng([recipe.seed, 2 + i])
         start, cpu = time.perf_counter(), time.process_time()
         steps = recipe.add_steps if task == "add" else recipe.rev_steps
-        _train(model, steps, recipe.expert_lr, recipe, rng, task=task, say=say)
+        with _low_rank(model, recipe.expert_rank, seed=recipe.seed + i):
+            _train(model, steps, recipe.expert_lr, recipe, rng, task=task, say=say)
         timings[f"expert_{task}"] = time.perf_counter() - start
         timings[f"expert_{task}_cpu"] = time.process_time() - cpu
         _save(model, tok, out / f"expert_{task}")
+
+
+class _LowRankUpdate(torch.nn.Module):
+    """``W ↦ W + B·A`` for a frozen ``W`` (a ``torch.nn.utils.parametrize`` parametrization)."""
+
+    def __init__(self, weight: torch.Tensor, rank: int, gen: torch.Generator) -> None:
+        super().__init__()
+        out_f, in_f = weight.shape
+        self.A = torch.nn.Parameter(torch.randn(rank, in_f, generator=gen) / in_f**0.5)
+        self.B = torch.nn.Parameter(torch.zeros(out_f, rank))
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        return weight + self.B @ self.A
+
+
+@contextlib.contextmanager
+def _low_rank(model: Any, rank: int, *, seed: int) -> Iterator[None]:
+    """Train only rank-``rank`` updates of the decoder layers' linear weights (0: no-op).
+
+    On exit the updates are folded into the weights and every parameter trains again.
+    """
+    if not rank:
+        yield
+        return
+    from torch.nn.utils import parametrize
+
+    gen = torch.Generator().manual_seed(seed)
+    linears = [m for m in model.model.layers.modules() if isinstance(m, torch.nn.Linear)]
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for lin in linears:
+        parametrize.register_parametrization(
+            lin, "weight", _LowRankUpdate(lin.weight.detach(), rank, gen)
+        )
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for lin in linears:
+                parametrize.remove_parametrizations(lin, "weight", leave_parametrized=True)
+        for p in model.parameters():
+            p.requires_grad_(True)
 
 
 def _save(model: Any, tok: Any, path: pathlib.Path) -> None:
