@@ -10,7 +10,8 @@ on val, like ``make demo``):
 - ``ta n160 nll``: the same genome on the whole val split (160 per task) with the fitness's
   NLL tie-breaker (``nll_weight`` 0.02), so a search at the accuracy ceiling still has signal;
 - ``ties n160``: a TIES genome (weight and density per layer group and expert), val n = 160,
-  started at the hand-set TIES grid's best point (weight 1.0, density 0.3 everywhere).
+  started at the hand-set TIES grid's best point (weight 1.0, density 0.3 everywhere);
+- ``ties n48``: the same TIES genome and start on the demo's val n = 48.
 
 Then on the test split (320 sentences per task) it scores every run's best, every expert and
 each hand-set merge at its best grid point, sentence by sentence. For each evolved merge
@@ -40,6 +41,7 @@ VARIANTS = {
     "ta n48": {"method": "task_arithmetic", "n": 48, "nll_weight": 0.0},
     "ta n160 nll": {"method": "task_arithmetic", "n": None, "nll_weight": 0.02},
     "ties n160": {"method": "ties", "n": None, "nll_weight": 0.0, "center": (1.0, 0.3)},
+    "ties n48": {"method": "ties", "n": 48, "nll_weight": 0.0, "center": (1.0, 0.3)},
 }
 
 

