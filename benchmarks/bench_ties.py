@@ -30,6 +30,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def main() -> None:
+    import os
+
+    os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # as importing evosearch before torch does
     import torch
     from bench_weights import make_models
 

@@ -13,14 +13,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from evosearch.models._ties_numba import _elect, _sum_rows
+from evosearch.models._ties_numba import _elect
 
 N = 624
 M = 397
-BLOCK = 512
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _twist(mt):
     """Regenerate the 624-word state in place (the reference MT19937 recurrence)."""
     upper = np.uint64(0x80000000)
@@ -38,7 +37,7 @@ def _twist(mt):
     mt[N - 1] = mt[M - 1] ^ (y >> one) ^ (matrix if y & one else zero)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def bernoulli(mt, pos, threshold, out):
     """Write the float 0/1 mask ``u < p`` into ``out`` and return the twister's new position.
 
@@ -67,44 +66,40 @@ def bernoulli(mt, pos, threshold, out):
     return pos
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def combine(base, deltas, weights, consensus, normalize, use_lam, lam, zero, one, out):
     """Mergekit's ``merge_group`` from the sparsified deltas on (see ``fast_dare``).
 
     ``consensus``: TIES sign election by summed mass (``dare_ties``), else a plain weighted
-    sum divided by ``Σ weight`` (``dare_linear``). ``weights``, ``lam``, ``zero`` and ``one``
-    have the tensors' dtype, so no step is promoted to another precision.
+    sum divided by ``Σ weight`` (``dare_linear``). One loop over the elements, the loops
+    over the models inside it unrolled (see ``_ties_numba.combine``). ``weights``, ``lam``,
+    ``zero`` and ``one`` have the tensors' dtype, so no step is promoted to another
+    precision.
     """
     rows = len(deltas)
-    n = base.shape[0]
-    D = np.empty((rows, BLOCK), dtype=base.dtype)
-    S = np.empty(BLOCK, dtype=base.dtype)
-    W = np.empty(BLOCK, dtype=base.dtype)
     wsum = weights[0]
     for j in range(1, rows):
         wsum = wsum + weights[j]
     if abs(wsum) < np.float32(1e-8):  # torch compares in the tensor's dtype
         wsum = one
-    for start in range(0, n, BLOCK):
-        m = min(BLOCK, n - start)
-        bb = base[start : start + m]
+    for i in range(base.shape[0]):
+        s = zero
         for j in range(rows):
-            dj = deltas[j][start : start + m]
-            w = weights[j]
-            for i in range(m):
-                D[j, i] = dj[i] * w
-        _sum_rows(D, rows, m, S)
+            d = deltas[j][i] * weights[j]
+            s = d if j == 0 else s + d
+        div = wsum
         if consensus:
-            _elect(D, weights, m, S, W, zero)
-            _sum_rows(D, rows, m, S)
-        for i in range(m):
-            mixed = S[i]
-            if normalize:
-                if consensus:
-                    div = W[i]
-                    mixed = mixed / (one if div == zero else div)
-                else:
-                    mixed = mixed / wsum
-            if use_lam:
-                mixed = mixed * lam
-            out[start + i] = bb[i] + mixed
+            pos = s >= zero
+            mixed = zero
+            div = zero  # Σ weight·kept: its sign of zero does not matter (div == 0 → 1)
+            for j in range(rows):
+                d, keep = _elect(deltas[j][i] * weights[j], pos, zero)
+                mixed = d if j == 0 else mixed + d
+                div = div + (weights[j] if keep else weights[j] * zero)
+            s = mixed
+            div = one if div == zero else div
+        if normalize:
+            s = s / div
+        if use_lam:
+            s = s * lam
+        out[i] = base[i] + s

@@ -1,20 +1,17 @@
 """Fused CPU kernels of ``fast_ties`` (numba, IEEE arithmetic: no fast-math, no contraction).
 
-One pass per model brackets the threshold; one blocked pass over all models does mergekit's
-TIES arithmetic per element, in mergekit's order, so each output element equals the unfused
-torch computation bit for bit. The loops are branch-free over blocks of ``BLOCK`` elements
-so LLVM vectorises them. Compiled on first use and cached by numba.
+One pass per model brackets the threshold; one pass over all models does mergekit's TIES
+arithmetic per element, in mergekit's order, so each output element equals the unfused
+torch computation bit for bit. The element loops are branch-free (selects), so LLVM
+vectorises them. Compiled on first use and cached by numba.
 """
 
 from __future__ import annotations
 
 import numba
-import numpy as np
-
-BLOCK = 512
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def band(e, b, lo, hi, out):
     """Count ``|e−b| > hi``; write the values in ``[lo, hi]`` to ``out[:m]`` (``m``: their count).
 
@@ -32,66 +29,49 @@ def band(e, b, lo, hi, out):
 
 
 @numba.njit(inline="always", nogil=True)
-def _sum_rows(D, M, m, S):
-    """``S[:m] = D[0, :m] + D[1, :m] + …`` over the ``M`` rows, in row order (inlined)."""
-    for i in range(m):
-        S[i] = D[0, i]
-    for j in range(1, M):
-        for i in range(m):
-            S[i] = S[i] + D[j, i]
+def _kept(x, t, zero):
+    """Mergekit's ``δ · mask`` for one element: ``δ`` where ``|δ| ≥ t``, else ``δ · 0``."""
+    return x * zero if abs(x) < t else x
 
 
 @numba.njit(inline="always", nogil=True)
-def _elect(D, weights, m, S, W, zero):
-    """TIES sign election in place, given ``S = Σ_j D[j]``.
+def _elect(d, pos, zero):
+    """TIES sign election of one weighted delta: ``(d, True)`` or ``(d · 0, False)``.
 
-    It keeps ``D[j, i]`` where its sign is ``+`` if ``S[i] ≥ 0`` else ``−`` (zero it
-    otherwise), and sets ``W[:m] = Σ_j weight_j · kept_j``.
+    ``d`` is kept when its sign is the elected one (``pos``: ``Σ ≥ 0``, so ``+``).
     """
-    for j in range(D.shape[0]):
-        w = weights[j]
-        for i in range(m):
-            x = D[j, i]
-            keep = (x > zero) if S[i] >= zero else (x < zero)
-            D[j, i] = x if keep else x * zero
-            if j == 0:
-                W[i] = w if keep else w * zero
-            else:
-                W[i] = W[i] + (w if keep else w * zero)
+    keep = (pos & (d > zero)) | ((not pos) & (d < zero))
+    return (d if keep else d * zero), keep
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def combine(base, entries, thresholds, weights, normalize, use_lam, lam, zero, one, out):
     """Mergekit's ties ``merge_group`` for one flattened tensor (see ``fast_ties``).
 
+    One loop over the elements; the loops over the models inside it have a trip count
+    fixed by the tuple's type (numba compiles one version per model count), so LLVM
+    unrolls them and vectorises over elements. Each weighted delta is computed twice
+    (for the sum that elects the sign, then for the masked sum) rather than stored.
     ``thresholds``, ``weights``, ``lam``, ``zero`` and ``one`` have the tensors' dtype, so
     no step is promoted to another precision.
     """
     M = len(entries)
-    n = base.shape[0]
-    D = np.empty((M, BLOCK), dtype=base.dtype)
-    S = np.empty(BLOCK, dtype=base.dtype)
-    W = np.empty(BLOCK, dtype=base.dtype)
-    for start in range(0, n, BLOCK):
-        m = min(BLOCK, n - start)
-        bb = base[start : start + m]
+    for i in range(base.shape[0]):
+        bi = base[i]
+        s = zero
         for j in range(M):
-            ej = entries[j][start : start + m]
-            t = thresholds[j]
-            w = weights[j]
-            for i in range(m):
-                x = ej[i] - bb[i]
-                x = x * zero if abs(x) < t else x
-                D[j, i] = x * w
-        _sum_rows(D, M, m, S)
-        _elect(D, weights, m, S, W, zero)
-        _sum_rows(D, M, m, S)
-        for i in range(m):
-            mixed = S[i]
-            div = W[i]
-            div = one if div == zero else div
-            if normalize:
-                mixed = mixed / div
-            if use_lam:
-                mixed = mixed * lam
-            out[start + i] = bb[i] + mixed
+            d = _kept(entries[j][i] - bi, thresholds[j], zero) * weights[j]
+            s = d if j == 0 else s + d
+        pos = s >= zero
+        mixed = zero
+        div = zero  # Σ weight·kept: its sign of zero does not matter (div == 0 → 1)
+        for j in range(M):
+            d = _kept(entries[j][i] - bi, thresholds[j], zero) * weights[j]
+            d, keep = _elect(d, pos, zero)
+            mixed = d if j == 0 else mixed + d
+            div = div + (weights[j] if keep else weights[j] * zero)
+        if normalize:
+            mixed = mixed / (one if div == zero else div)
+        if use_lam:
+            mixed = mixed * lam
+        out[i] = bi + mixed
