@@ -1,9 +1,10 @@
 """Scenario: evolutionary merge of MiniLM-L6 experts fine-tuned from pretrained weights.
 
 The pool (``evosearch.scenarios.demo_models.minilm``): the pretrained all-MiniLM-L6-v2 encoder
-and one expert per generated task (sentiment, topic, negation, question type), each
-fine-tuned from it with its own frozen linear head. A merge combines the encoders; each task
-keeps its head (fitness ``weights.minilm_tasks``: mean accuracy over the four tasks).
+and one expert per generated task (agent, compare, temporal, count: see
+``tasks.text_classification``), each fine-tuned from it with its own frozen linear head. A
+merge combines the encoders; each task keeps its head (fitness ``weights.minilm_tasks``: mean
+accuracy over the four tasks).
 
 Compared on the held-out ``test`` split, each picked on ``val``:
 
