@@ -82,6 +82,8 @@ def kth_largest_abs_delta(
         band.append(ww[ib])
     inside = torch.cat(band)
     rank = k - int(above)  # rank of the threshold inside the band, counted from its top
+    if lo == hi and 1 <= rank <= inside.numel():  # every band value is lo (e.g. δ ≡ 0)
+        return torch.tensor(lo, dtype=work, device=e.device)
     if 1 <= rank <= inside.numel():
         return inside.kthvalue(inside.numel() - rank + 1).values
     full = (e - b).abs().to(work)  # the sample's bracket missed: select on the whole tensor
@@ -205,6 +207,8 @@ def _kth_numba(e, b, k: int, dtype) -> Any:
     buf = np.empty(min(cap, n) + 1, dtype=dtype)
     above, m = band(e, b, lo, hi, buf)
     rank = k - above
+    if lo == hi and 1 <= rank <= m:  # every band value is lo (e.g. a frozen tensor: δ ≡ 0)
+        return lo
     if m < buf.shape[0] and 1 <= rank <= m:
         inside = buf[:m]
         return np.partition(inside, m - rank)[m - rank]

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -186,3 +187,23 @@ def test_fast_ties_and_dare_equal_mergekit_yaml_on_two_architectures(
         )
         assert all(torch.equal(ref[k], ours[k]) for k in ref)
     assert calls["ties"] and calls["dare"]  # the fast kernels ran, not mergekit's fallbacks
+
+
+@pytest.mark.parametrize("numel", [300_001, 2_000_000])
+def test_a_frozen_tensor_and_a_tie_mass_at_the_bracket_give_the_exact_threshold(numel):
+    from mergekit.merge_methods import merge_tensors
+
+    base = torch.randn(numel, generator=torch.Generator().manual_seed(3))
+    frozen = base.clone()  # δ ≡ 0: the sampled bracket is [0, 0], the band is everything
+    half = base.clone()
+    half[: numel // 2] += 1.0  # half the magnitudes near 1, half exactly 0
+    k = int(0.3 * numel)
+    for e in (frozen, half):
+        want = float((e - base).abs().kthvalue(numel - k + 1).values)
+        assert float(fast_ties.kth_largest_abs_delta(e, base, k)) == want  # torch path
+        assert float(fast_ties._kth_numba(e.numpy(), base.numpy(), k, np.float32)) == want
+    params = {"weight": [0.7, 1.2], "density": 0.3}
+    fast = fast_ties.fast_method(_mergekit_ties())
+    tensors = [base, frozen, frozen]
+    ref = merge_tensors(tensors, _mergekit_ties(), parameters=params, base_index=0)
+    assert torch.equal(ref, merge_tensors(tensors, fast, parameters=params, base_index=0))
